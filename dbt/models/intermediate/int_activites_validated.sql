@@ -1,0 +1,119 @@
+{#- Every activity row with its quarantine reasons (null when valid) and the indicator it feeds.
+    A two-département action ('03/63') is valid only when both départements are in the network. -#}
+
+with
+
+activites as (
+
+    select * from {{ ref('stg_sheets__activites') }}
+
+),
+
+types_action as (
+
+    select * from {{ ref('types_action') }}
+
+),
+
+sync as (
+
+    select date_execution from {{ ref('stg_sheets__syncs') }}
+
+),
+
+reseau as (
+
+    select departement from {{ ref('stg_sheets__departements_reseau') }}
+
+),
+
+checked as (
+
+    select
+        activites.*,
+        types_action.indicateur,
+        concat_ws(
+            '; ',
+            case
+                when activites.date_brut is null then 'Date manquante'
+                when activites.date_activite is null then 'Date illisible'
+                when activites.date_activite < make_date({{ var('annee_min_plausible') }}, 1, 1)
+                    or activites.date_activite
+                    > sync.date_execution + to_months({{ var('mois_futur_plausible') }})
+                    then 'Date invraisemblable'
+            end,
+            case
+                when activites.departement_brut is null then 'Département manquant'
+                when activites.departement is null then 'Département non reconnu'
+                -- Both codes of a two-département action must be in the network.
+                when split_part(activites.departement, '/', 1) not in (select r.departement from reseau as r)
+                    or (
+                        activites.departement like '%/%'
+                        and split_part(activites.departement, '/', 2)
+                        not in (select r.departement from reseau as r)
+                    )
+                    then 'Département hors réseau'
+            end,
+            case
+                when activites.type_action_brut is null then 'Type d''action manquant'
+                when activites.type_action is null then 'Type d''action hors liste'
+            end,
+            case
+                when activites.participants_brut is not null
+                    and (activites.participants is null or activites.participants < 0)
+                    then 'Participants : pas un nombre entier positif ou nul'
+            end,
+            case
+                when activites.duree_jours_brut is not null
+                    and (activites.duree_jours is null or activites.duree_jours < 0)
+                    then 'Durée illisible'
+                when activites.type_action = 'Formation' and activites.duree_jours is null
+                    then 'Durée manquante pour une Formation'
+            end
+        ) as motifs
+    from activites
+    left join types_action on types_action.libelle = activites.type_action
+    cross join sync
+
+),
+
+final as (
+
+    select
+        -- ids
+        snapshot_id,
+        spreadsheet_title,
+        tab,
+        numero_ligne,
+
+        -- dates
+        date_activite,
+
+        -- attributes
+        departement,
+        departement like '%/%' as est_bidepartementale,
+        commune,
+        type_action,
+        indicateur,
+        public,
+
+        -- measures
+        participants,
+        duree_jours,
+
+        -- raw text, for whoever fixes the sheet
+        date_brut,
+        departement_brut,
+        type_action_brut,
+        participants_brut,
+        duree_jours_brut,
+
+        -- quality
+        nullif(motifs, '') as motif_quarantaine,
+        motifs = '' as est_valide
+
+    from checked
+
+)
+
+select * from final

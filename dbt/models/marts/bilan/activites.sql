@@ -1,0 +1,38 @@
+{#- One row per valid activity, for the BI tool. No free text (Intitulé, Commentaire). -#}
+
+with
+
+activites as (
+
+    select * from {{ ref('int_activites_validated') }}
+    where est_valide
+
+),
+
+final as (
+
+    select
+        -- ids
+        md5(concat_ws('|', spreadsheet_title, tab, cast(numero_ligne as varchar))) as activite_id,
+
+        -- dates
+        date_activite as date,
+        cast(year(date_activite) as integer) as annee,
+        cast(month(date_activite) as integer) as mois,
+
+        -- attributes
+        departement,
+        type_action,
+        indicateur,
+        commune,
+        public,
+
+        -- measures
+        participants,
+        duree_jours
+
+    from activites
+
+)
+
+select * from final

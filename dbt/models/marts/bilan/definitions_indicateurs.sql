@@ -1,0 +1,22 @@
+with
+
+indicateurs as (
+
+    select * from {{ ref('indicateurs') }}
+
+),
+
+final as (
+
+    select
+        indicateur,
+        libelle,
+        nature,
+        additif,
+        ordre,
+        description
+    from indicateurs
+
+)
+
+select * from final

@@ -1,0 +1,36 @@
+{#- Non-blank rows read per spreadsheet and tab, split into valid and quarantined rows. Every tab of
+    the selected sync appears, even when it has no row. Superseded questionnaire responses are valid. -#}
+
+with
+
+snapshots as (
+
+    select * from {{ ref('stg_sheets__snapshots') }}
+
+),
+
+lignes as (
+
+    select snapshot_id, est_valide from {{ ref('int_promeneurs_validated') }}
+    union all
+    select snapshot_id, est_valide from {{ ref('int_activites_validated') }}
+    union all
+    select snapshot_id, est_valide from {{ ref('int_reponses_validated') }}
+
+),
+
+final as (
+
+    select
+        snapshots.spreadsheet_title,
+        snapshots.tab as onglet,
+        count(lignes.snapshot_id) as lignes_lues,
+        count(lignes.snapshot_id) filter (where lignes.est_valide) as lignes_valides,
+        count(lignes.snapshot_id) filter (where not lignes.est_valide) as lignes_quarantaine
+    from snapshots
+    left join lignes on lignes.snapshot_id = snapshots.snapshot_id
+    group by snapshots.spreadsheet_title, snapshots.tab
+
+)
+
+select * from final

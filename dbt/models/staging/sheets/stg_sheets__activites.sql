@@ -1,0 +1,66 @@
+{#- Activity rows of the selected sync, blank rows dropped. Intitulé and Commentaire are free text
+    and are not carried further. -#}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'activites') }}
+    where
+        snapshot_id in (select snapshot_id from {{ ref('stg_sheets__snapshots') }})
+        and not {{ ligne_vide([
+            'date', 'departement', 'type_action', 'intitule', 'commune', 'public', 'participants',
+            'duree_jours', 'commentaire',
+        ]) }}
+
+),
+
+snapshots as (
+
+    select * from {{ ref('stg_sheets__snapshots') }}
+
+),
+
+types_action as (
+
+    select * from {{ ref('types_action') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        source.snapshot_id,
+        snapshots.spreadsheet_title,
+        snapshots.tab,
+        source.numero_ligne,
+
+        -- dates
+        {{ nettoyer_texte('source.date') }} as date_brut,
+        {{ parser_date('source.date') }} as date_activite,
+
+        -- place
+        {{ nettoyer_texte('source.departement') }} as departement_brut,
+        {{ normaliser_departement('source.departement') }} as departement,
+        {{ nettoyer_texte('source.commune') }} as commune,
+
+        -- action
+        {{ nettoyer_texte('source.type_action') }} as type_action_brut,
+        types_action.libelle as type_action,
+        {{ nettoyer_texte('source.public') }} as public,
+
+        -- measures
+        {{ nettoyer_texte('source.participants') }} as participants_brut,
+        {{ parser_entier('source.participants') }} as participants,
+        {{ nettoyer_texte('source.duree_jours') }} as duree_jours_brut,
+        {{ parser_decimal('source.duree_jours') }} as duree_jours
+
+    from source
+    inner join snapshots on snapshots.snapshot_id = source.snapshot_id
+    left join types_action
+        on {{ normaliser_texte('types_action.libelle') }} = {{ normaliser_texte('source.type_action') }}
+
+)
+
+select * from renamed

@@ -1,0 +1,36 @@
+{#- The sync being built: var('sync_id'), or the latest sync when the var is null or empty. -#}
+{%- set sync_id = var('sync_id') -%}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'syncs') }}
+    {%- if sync_id is none or (sync_id | string | trim) == '' %}
+    order by started_at desc, sync_id desc
+    limit 1
+    {%- else %}
+    where sync_id = '{{ sync_id | string | replace("'", "''") }}'
+    {%- endif %}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        sync_id,
+        source_kind as type_source,
+
+        -- dates
+        started_at as lance_le,
+        cast(started_at as date) as date_execution,
+
+        -- network
+        departements as departements_json
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,156 @@
+"""The input contract: which tabs and columns the coordinator's spreadsheets must have.
+
+Only the *structure* is resolved here (which sheet column holds which contract field); every cell
+value stays text and is typed and normalised in dbt staging.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from flows.errors import InputError
+
+
+@dataclass(frozen=True, eq=False)  # contracts are singletons: compared and hashed by identity
+class TableContract:
+    """A tab of the contract: its landing table and its columns (raw name -> header label)."""
+
+    table_name: str
+    tab_titles: tuple[str, ...]
+    columns: dict[str, str]
+    spreadsheet_kind: str  # 'suivi' | 'questionnaire'
+
+
+PROMENEURS = TableContract(
+    table_name="promeneurs",
+    tab_titles=("Promeneurs",),
+    spreadsheet_kind="suivi",
+    columns={
+        "nom": "Nom",
+        "prenom": "Prénom",
+        "email": "E-mail",
+        "departement": "Département",
+        "commune": "Commune",
+        "structure": "Structure",
+        "type_structure": "Type de structure",
+        "profil": "Profil",
+        "date_signature_charte": "Date de signature de la charte",
+        "date_sortie": "Date de sortie",
+    },
+)
+
+ACTIVITES = TableContract(
+    table_name="activites",
+    tab_titles=("Activités",),
+    spreadsheet_kind="suivi",
+    columns={
+        "date": "Date",
+        "departement": "Département",
+        "type_action": "Type d'action",
+        "intitule": "Intitulé",
+        "commune": "Commune",
+        "public": "Public",
+        "participants": "Participants",
+        "duree_jours": "Durée (jours)",
+        "commentaire": "Commentaire",
+    },
+)
+
+REPONSES = TableContract(
+    table_name="reponses",
+    # Google Forms names the linked tab after the account's language.
+    tab_titles=("Réponses au formulaire 1", "Form Responses 1"),
+    spreadsheet_kind="questionnaire",
+    columns={
+        "horodateur": "Horodateur",
+        "email": "Adresse e-mail",
+        "departement": "Département",
+        "supports": "Quels supports utilisez-vous ?",
+        "reseaux": "Quels réseaux sociaux utilisez-vous ?",
+        "echanges": "Combien d'échanges avez-vous par semaine ?",
+        "publications": "Que publiez-vous sur vos profils ?",
+        "interet_reseaux_sociaux": "Intérêt : être présent sur les réseaux sociaux",
+        "interet_reseau_pdn": "Intérêt : faire partie du réseau Promeneurs du Net",
+        "interet_formations": "Intérêt : les formations",
+        "interet_journees_echanges": "Intérêt : les journées d'échanges",
+        "commentaires": "Commentaires",
+    },
+)
+
+CONTRACTS: tuple[TableContract, ...] = (PROMENEURS, ACTIVITES, REPONSES)
+
+# Columns a tab may lack without failing the sync (free-text columns people delete).
+OPTIONAL_COLUMNS = {"commentaire", "commentaires", "intitule", "public"}
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+
+
+def normalise_label(label: str) -> str:
+    """Header/tab matching key: case, accents, apostrophes and spacing do not matter."""
+    decomposed = unicodedata.normalize("NFKD", str(label).translate(_APOSTROPHES))
+    no_accents = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", no_accents).strip().lower()
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet column letter of a 0-based index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+@dataclass(frozen=True)
+class HeaderMapping:
+    """Where each contract column sits in a tab, and the extra columns kept raw."""
+
+    contract_positions: dict[str, int]  # raw column name -> 0-based sheet column
+    extra_positions: dict[str, int]  # unique extra header -> 0-based sheet column
+
+
+def map_header(header: list[str], contract: TableContract, where: str) -> HeaderMapping:
+    """Match a tab's header row against the contract, or raise a French InputError naming `where`."""
+    wanted = {normalise_label(label): name for name, label in contract.columns.items()}
+    positions: dict[str, int] = {}
+    extras: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        key = normalise_label(cell)
+        name = wanted.get(key)
+        if name is not None:
+            if name in positions:
+                raise InputError(
+                    f"{where} : la colonne « {contract.columns[name]} » apparaît deux fois "
+                    f"(colonnes {column_letter(positions[name])} et {column_letter(index)}). "
+                    "Supprimez ou renommez l'une des deux."
+                )
+            positions[name] = index
+            continue
+        # Blank or repeated extra headers get a generated name: nothing is dropped silently.
+        label = str(cell).strip() or f"colonne {column_letter(index)}"
+        if label in extras:
+            label = f"{label} (colonne {column_letter(index)})"
+        extras[label] = index
+    missing = [
+        contract.columns[name]
+        for name in contract.columns
+        if name not in positions and name not in OPTIONAL_COLUMNS
+    ]
+    if missing:
+        names = ", ".join(f"« {label} »" for label in missing)
+        raise InputError(f"{where} : colonne(s) obligatoire(s) introuvable(s) : {names}.")
+    return HeaderMapping(contract_positions=positions, extra_positions=extras)
+
+
+def contract_for_tab(tab_title: str, spreadsheet_kind: str) -> TableContract | None:
+    """The contract a tab title belongs to within a spreadsheet of the given kind, if any."""
+    key = normalise_label(tab_title)
+    for contract in CONTRACTS:
+        if contract.spreadsheet_kind != spreadsheet_kind:
+            continue
+        if key in {normalise_label(title) for title in contract.tab_titles}:
+            return contract
+    return None

@@ -1,0 +1,123 @@
+"""Shared fixtures: isolated warehouse directories, a Prefect test harness, the Sheets emulator."""
+
+from __future__ import annotations
+
+import os
+
+# Before any tool is imported: no telemetry calls out of this closed machine.
+os.environ.update(
+    DO_NOT_TRACK="1",
+    DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    GX_ANALYTICS_ENABLED="false",
+    PREFECT_LOGGING_TO_API_ENABLED="false",
+)
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from flows.settings import Settings, load_settings  # noqa: E402
+
+PSEUDONYM_KEY_FOR_TESTS = "cle-de-test-ne-pas-utiliser-en-production"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for the whole session (it costs ~10 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings pointing at a fresh warehouse directory, with no real source configured."""
+    monkeypatch.setenv("PDN_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
+    monkeypatch.setenv("PDN_PRIVATE_DIR", str(tmp_path / "private"))
+    monkeypatch.setenv("PDN_PSEUDONYM_KEY", PSEUDONYM_KEY_FOR_TESTS)
+    for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    return load_settings()
+
+
+# --- Google Sheets: the local emulator, and the bundled sample served as typed spreadsheets ---------
+
+import csv  # noqa: E402
+import re  # noqa: E402
+from datetime import datetime  # noqa: E402
+
+from flows.settings import SAMPLE_DIR  # noqa: E402
+from tests.sheets_emulator import SheetsEmulator, date_cell, sheets_emulator  # noqa: E402, F401
+
+SUIVI_KEY = "1SuiviPromeneursDuNet-03-63"
+QUESTIONNAIRE_KEY = "1Questionnaire2019-PdN-03-63"
+_DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%Y-%m-%d")
+
+
+def typed_cell(text: str):
+    """What a French Google Sheet stores for a typed-in text: dates and numbers become typed values."""
+    for fmt in _DATE_FORMATS:
+        try:
+            return date_cell(datetime.strptime(text, fmt), formatted=text)
+        except ValueError:
+            pass
+    if re.fullmatch(r"[1-9]\d*", text):  # "03" stays text: such columns are formatted as text
+        return int(text)
+    if re.fullmatch(r"\d+,\d+", text):
+        return float(text.replace(",", "."))
+    return text
+
+
+def sample_tab(file_name: str) -> list[list]:
+    """One bundled sample CSV as typed spreadsheet rows."""
+    with open(SAMPLE_DIR / file_name, encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return [rows[0]] + [[typed_cell(cell) for cell in row] for row in rows[1:]]
+
+
+def serve_sample(emulator: SheetsEmulator, modified_time: str = "2020-02-01T10:00:00.000Z") -> None:
+    """Serve the bundled sample as the two spreadsheets the coordinator keeps."""
+    emulator.add_spreadsheet(
+        SUIVI_KEY,
+        "Suivi",
+        {"Promeneurs": sample_tab("Suivi - Promeneurs.csv"), "Activités": sample_tab("Suivi - Activités.csv")},
+        modified_time=modified_time,
+    )
+    emulator.add_spreadsheet(
+        QUESTIONNAIRE_KEY,
+        "Questionnaire 2019",
+        {"Réponses au formulaire 1": sample_tab("Questionnaire 2019 - Réponses au formulaire 1.csv")},
+        modified_time=modified_time,
+    )
+
+
+SHEETS_CONFIG = f"""
+departements = ["03", "63"]
+
+[[suivi]]
+titre = "Suivi"
+cle = "https://docs.google.com/spreadsheets/d/{SUIVI_KEY}/edit#gid=0"
+
+[[questionnaires]]
+titre = "Questionnaire 2019"
+cle = "{QUESTIONNAIRE_KEY}"
+annee = 2019
+ouverture = 2019-12-01
+cloture = 2020-01-31
+"""
+
+
+@pytest.fixture
+def sheets_source(sheets_emulator: SheetsEmulator, warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The sample served by the emulator, and the environment pointing the pipeline at it."""
+    serve_sample(sheets_emulator)
+    config = tmp_path / "sources.toml"
+    config.write_text(SHEETS_CONFIG, encoding="utf-8")
+    monkeypatch.setenv("PDN_SOURCES", str(config))
+    monkeypatch.setenv("PDN_SHEETS_API_URL", sheets_emulator.url)
+    monkeypatch.setenv("PDN_SHEETS_RETRY_BASE", "0.01")
+    monkeypatch.setenv("PDN_SHEETS_RETRY_CAP", "0.05")
+    monkeypatch.setenv("PDN_SHEETS_RETRY_TOTAL", "2")
+    return sheets_emulator
