@@ -6,65 +6,95 @@ import argparse
 import sys
 
 from flows.settings import silence_telemetry
+from flows.summary import format_summary
 
 
-def _format_summary(report: dict) -> str:
-    """A short French account of a run, for the terminal and for alerts (no personal data)."""
-    titles = {
-        "publie": "publiée",
-        "bloque": "bloquée, rien n'a été publié",
-        "erreur_entree": "arrêtée : erreur dans les sources ou la configuration, rien n'a été publié",
-        "refuse": "refusée",
-        "echec": "en échec, rien n'a été publié",
-    }
-    lines = [f"Synchronisation {report['run_id']} : {titles.get(report['statut'], report['statut'])}."]
-    if report.get("message"):
-        lines.append(f"  {report['message']}")
-    if report.get("source"):
-        lines.append(f"  Source : {report['source']}")
-    for tab in report.get("lignes_lues", []):
-        lines.append(f"  Lignes lues : {tab['tableur']} / {tab['onglet']} : {tab['lignes']}")
-    if report.get("requetes_sheets"):
-        lines.append(f"  Requêtes Google Sheets : {report['requetes_sheets']}")
-    quarantine = report.get("quarantaine", [])
-    if quarantine:
-        lines.append(f"  Lignes mises en quarantaine (non comptées) : {len(quarantine)}")
-        for row in quarantine[:20]:
-            lines.append(f"    - {row['tableur']} / {row['onglet']}, ligne {row['ligne']} : {row['motif']}")
-        if len(quarantine) > 20:
-            lines.append(f"    … et {len(quarantine) - 20} autres (voir le rapport d'exécution)")
-    failures = report.get("controles_en_echec", [])
-    for level, label in (("critique", "Contrôle bloquant"), ("avertissement", "Avertissement")):
-        for failure in (f for f in failures if f["gravite"] == level):
-            lines.append(f"  {label} : {failure['message']}")
-    if report.get("fichier_publie"):
-        lines.append(f"  Entrepôt publié : {report['fichier_publie']}")
-    if report.get("durees_secondes"):
-        total = sum(report["durees_secondes"].values())
-        lines.append(f"  Durée : {total:.1f} s")
-    return "\n".join(lines)
+def quiet_prefect_console() -> None:
+    """Silence Prefect's console output for this process (its API logs still reach the server).
+
+    The French summary is the message; Prefect's INFO lines and tracebacks of expected errors are noise.
+    """
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.setLevel(logging.CRITICAL)
 
 
 def _sync(args: argparse.Namespace) -> int:
-    import os
-
-    if not args.verbose:
-        # The French summary below is the message; Prefect's console logs and tracebacks are noise here.
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     from flows.errors import PdnError
     from flows.sync import nightly_sync
 
     try:
+        if not args.verbose:
+            quiet_prefect_console()
         report = nightly_sync(
             source_dir=args.source, full=args.full, replay=args.replay, accept_drop=args.accept_drop
         )
     except PdnError as err:
         report = getattr(err, "report", None)
-        print(_format_summary(report) if report else str(err), file=sys.stderr)
+        print(format_summary(report) if report else str(err), file=sys.stderr)
         if report and report.get("message") != str(err):
             print(f"  {err}", file=sys.stderr)
         return err.exit_code
-    print(_format_summary(report))
+    print(format_summary(report))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.schedule import serve
+
+    try:
+        serve()
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.settings import load_settings
+    from flows.status import status
+
+    try:
+        code, text = status(load_settings(), limit=args.nombre)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(text)
+    return code
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.purge import format_purge, run_purge
+    from flows.settings import load_settings
+
+    try:
+        summary = run_purge(load_settings(), years=args.annees, dry_run=args.simulation)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(format_purge(summary))
+    return 0
+
+
+def _alert_test(args: argparse.Namespace) -> int:
+    from flows.notify import send_test_alert
+
+    channels = send_test_alert()
+    if not channels:
+        print(
+            "Aucun message envoyé : configurez PDN_ALERT_WEBHOOK_URL et/ou PDN_SMTP_HOST et PDN_ALERT_TO "
+            "(voir .env.example), et lisez les avertissements ci-dessus.",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Message d'essai envoyé par : {', '.join(channels)}.")
     return 0
 
 
@@ -83,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--verbose", action="store_true", help="afficher aussi les journaux de Prefect")
     sync.set_defaults(handler=_sync)
+    serve = commands.add_parser("serve", help="planifier la synchronisation nocturne (serveur Prefect requis)")
+    serve.set_defaults(handler=_serve)
+    status = commands.add_parser("status", help="dernières synchronisations ; code 4 si l'entrepôt n'est plus à jour")
+    status.add_argument("--nombre", type=int, default=10, metavar="N", help="nombre d'exécutions affichées (10)")
+    status.set_defaults(handler=_status)
+    purge = commands.add_parser("purge", help="appliquer la durée de conservation à l'historique brut (RGPD)")
+    purge.add_argument("--annees", type=int, metavar="N", help="durée de conservation (défaut : PDN_RETENTION_YEARS, 3)")
+    purge.add_argument("--simulation", action="store_true", help="compter sans rien supprimer")
+    purge.set_defaults(handler=_purge)
+    alert = commands.add_parser("essai-alerte", help="envoyer un message d'essai sur les canaux d'alerte configurés")
+    alert.set_defaults(handler=_alert_test)
     return parser
 
 

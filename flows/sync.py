@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -16,6 +18,7 @@ from prefect.cache_policies import NONE
 from flows.errors import GateFailed, InputError, PdnError
 from flows.extract import TabSnapshot, extract_files
 from flows.land import LandedSnapshot, land_sync
+from flows.notify import notify_failure
 from flows.publish import (
     assemble_candidate,
     candidate_path,
@@ -161,6 +164,12 @@ def write_run_report(report: RunReport, runs_dir: Path) -> Path:
     return path
 
 
+def failpoint(step: str) -> None:
+    """Crash-test hook: PDN_FAILPOINT=avant_<step> kills this process (SIGKILL) just before that step."""
+    if os.environ.get("PDN_FAILPOINT") == f"avant_{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class _Stopwatch:
     """Times named steps into the run report."""
 
@@ -168,6 +177,7 @@ class _Stopwatch:
         self.report = report
 
     def __call__(self, step: str, func, *args):
+        failpoint(step)
         started = time.perf_counter()
         try:
             return func(*args)
@@ -255,5 +265,9 @@ def nightly_sync(
         if report.statut == "en_cours":
             report.statut, report.message = "refuse", str(err)
         err.report = asdict(report)  # type: ignore[attr-defined]
+        notify_failure(err.report)
+        raise
+    except Exception:
+        notify_failure(asdict(report))
         raise
     return asdict(report)

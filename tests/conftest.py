@@ -10,7 +10,6 @@ os.environ.update(
     DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     PREFECT_SERVER_ANALYTICS_ENABLED="false",
     GX_ANALYTICS_ENABLED="false",
-    PREFECT_LOGGING_TO_API_ENABLED="false",
 )
 
 from pathlib import Path  # noqa: E402
@@ -20,6 +19,15 @@ import pytest  # noqa: E402
 from flows.settings import Settings, load_settings  # noqa: E402
 
 PSEUDONYM_KEY_FOR_TESTS = "cle-de-test-ne-pas-utiliser-en-production"
+# A developer's real sources and alert channels must never be reached by a test.
+ALERT_AND_SOURCE_VARIABLES = (
+    "PDN_SOURCES",
+    "PDN_SHEETS_API_URL",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "PDN_ALERT_WEBHOOK_URL",
+    "PDN_SMTP_HOST",
+    "PDN_ALERT_TO",
+)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +45,7 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("PDN_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     monkeypatch.setenv("PDN_PRIVATE_DIR", str(tmp_path / "private"))
     monkeypatch.setenv("PDN_PSEUDONYM_KEY", PSEUDONYM_KEY_FOR_TESTS)
-    for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL", "GOOGLE_APPLICATION_CREDENTIALS"):
+    for name in ALERT_AND_SOURCE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     return load_settings()
 
@@ -121,3 +129,51 @@ def sheets_source(sheets_emulator: SheetsEmulator, warehouse: Settings, tmp_path
     monkeypatch.setenv("PDN_SHEETS_RETRY_CAP", "0.05")
     monkeypatch.setenv("PDN_SHEETS_RETRY_TOTAL", "2")
     return sheets_emulator
+
+
+# --- One real sync of the bundled sample per test session, shared (each flow run costs ~15 s) --------
+
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass(frozen=True)
+class PublishedSample:
+    """A warehouse published by the real flow from the bundled sample. Copy it before changing it."""
+
+    root: Path
+    report: dict
+
+    @property
+    def published_db(self) -> Path:
+        return self.root / "warehouse" / "pdn.duckdb"
+
+    def copy_to(self, destination: Path) -> Path:
+        """A private copy (warehouse and raw history) that a test may change."""
+        import shutil
+
+        for part in ("warehouse", "private"):
+            shutil.copytree(self.root / part, destination / part)
+        return destination
+
+
+@pytest.fixture(scope="session")
+def published_sample(prefect_harness, tmp_path_factory) -> PublishedSample:
+    """Run `nightly_sync` once on the sample, with nothing configured, as `pdn sync` does."""
+    from flows.sync import nightly_sync
+
+    root = tmp_path_factory.mktemp("published-sample")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PDN_WAREHOUSE_DIR", str(root / "warehouse"))
+        patch.setenv("PDN_PRIVATE_DIR", str(root / "private"))
+        patch.setenv("PDN_PSEUDONYM_KEY", PSEUDONYM_KEY_FOR_TESTS)
+        for name in ALERT_AND_SOURCE_VARIABLES:
+            patch.delenv(name, raising=False)
+        report = nightly_sync()
+    return PublishedSample(root=root, report=report)
+
+
+def use_warehouse(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Point the pipeline at a warehouse copied under `root`."""
+    monkeypatch.setenv("PDN_WAREHOUSE_DIR", str(root / "warehouse"))
+    monkeypatch.setenv("PDN_PRIVATE_DIR", str(root / "private"))
+    monkeypatch.setenv("PDN_PSEUDONYM_KEY", PSEUDONYM_KEY_FOR_TESTS)

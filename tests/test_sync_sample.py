@@ -1,5 +1,6 @@
 """End to end: the real Prefect flow on the bundled sample publishes the 2019 bilan's figures."""
 
+import json
 import shutil
 
 import duckdb
@@ -8,6 +9,7 @@ import pytest
 from flows.errors import GateFailed
 from flows.settings import SAMPLE_DIR
 from flows.sync import nightly_sync
+from tests.conftest import use_warehouse
 
 # The acceptance table of the backbone issue (2019 report), per department and for the network.
 EXPECTED_2019 = {
@@ -33,20 +35,6 @@ EXPECTED_2019 = {
 }
 
 
-@pytest.fixture(scope="module")
-def published_sample(prefect_harness, tmp_path_factory):
-    """Run the flow once on the sample into a module-wide warehouse."""
-    root = tmp_path_factory.mktemp("sample")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PDN_WAREHOUSE_DIR", str(root / "warehouse"))
-        patch.setenv("PDN_PRIVATE_DIR", str(root / "private"))
-        patch.setenv("PDN_PSEUDONYM_KEY", "cle-de-test")
-        for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
-            patch.delenv(name, raising=False)
-        report = nightly_sync()
-    return root, report
-
-
 def indicators(published, annee=2019):
     with duckdb.connect(str(published), read_only=True) as con:
         rows = con.execute(
@@ -56,9 +44,8 @@ def indicators(published, annee=2019):
 
 
 def test_sample_sync_publishes_the_2019_bilan_figures(published_sample):
-    root, report = published_sample
-    assert report["statut"] == "publie"
-    values = indicators(root / "warehouse" / "pdn.duckdb")
+    assert published_sample.report["statut"] == "publie"
+    values = indicators(published_sample.published_db)
     for indicateur, expected in EXPECTED_2019.items():
         got = tuple(values[(indicateur, departement)] for departement in ("03", "63", "ensemble"))
         assert got == pytest.approx(expected), indicateur
@@ -68,8 +55,7 @@ def test_sample_sync_publishes_the_2019_bilan_figures(published_sample):
 
 
 def test_every_indicator_is_present_for_every_department(published_sample):
-    root, _ = published_sample
-    with duckdb.connect(str(root / "warehouse" / "pdn.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(published_sample.published_db), read_only=True) as con:
         per_department = con.execute(
             "select departement, count(distinct indicateur) from bilan.indicateurs_annuels "
             "where annee = 2019 group by all order by all"
@@ -80,25 +66,28 @@ def test_every_indicator_is_present_for_every_department(published_sample):
 
 
 def test_run_report_lists_quarantined_rows_without_their_content(published_sample):
-    root, report = published_sample
-    assert report["quarantaine"], "the sample holds deliberately bad rows"
+    report = published_sample.report
+    assert [(row["onglet"], row["ligne"]) for row in report["quarantaine"]] == [
+        ("Réponses au formulaire 1", 22),
+        ("Activités", 47),
+        ("Activités", 53),
+        ("Promeneurs", 31),
+    ]  # the sample's deliberate bad rows (flows/sample/README.md)
     for row in report["quarantaine"]:
         assert set(row) == {"tableur", "onglet", "ligne", "motif"}
-        assert row["ligne"] >= 2
-    assert (root / "warehouse" / "runs" / f"{report['run_id']}.json").exists()
+    saved = published_sample.root / "warehouse" / "runs" / f"{report['run_id']}.json"
+    assert json.loads(saved.read_text(encoding="utf-8"))["quarantaine"] == report["quarantaine"]
 
 
 def test_failed_gate_keeps_last_published_warehouse_byte_identical(published_sample, tmp_path, monkeypatch):
-    root, _ = published_sample
+    root = published_sample.copy_to(tmp_path / "copy")
+    use_warehouse(monkeypatch, root)
     published = root / "warehouse" / "pdn.duckdb"
     before = published.read_bytes()
     broken = tmp_path / "exports"
     shutil.copytree(SAMPLE_DIR, broken)
     activites = broken / "Suivi - Activités.csv"
     activites.write_text(activites.read_text(encoding="utf-8").splitlines()[0] + "\r\n", encoding="utf-8")
-    monkeypatch.setenv("PDN_WAREHOUSE_DIR", str(root / "warehouse"))
-    monkeypatch.setenv("PDN_PRIVATE_DIR", str(root / "private"))
-    monkeypatch.setenv("PDN_PSEUDONYM_KEY", "cle-de-test")
     with pytest.raises(GateFailed) as caught:
         nightly_sync(source_dir=str(broken))
     assert caught.value.report["statut"] == "bloque"

@@ -1,0 +1,40 @@
+"""The French run summary shown by `pdn sync` and sent in alerts (built from the run report: no personal data)."""
+
+from __future__ import annotations
+
+
+def format_summary(report: dict) -> str:
+    """A short French account of a run, for the terminal and for alerts (no personal data)."""
+    titles = {
+        "publie": "publiée",
+        "bloque": "bloquée, rien n'a été publié",
+        "erreur_entree": "arrêtée : erreur dans les sources ou la configuration, rien n'a été publié",
+        "refuse": "refusée",
+        "echec": "en échec, rien n'a été publié",
+    }
+    lines = [f"Synchronisation {report['run_id']} : {titles.get(report['statut'], report['statut'])}."]
+    if report.get("message"):
+        lines.append(f"  {report['message']}")
+    if report.get("source"):
+        lines.append(f"  Source : {report['source']}")
+    for tab in report.get("lignes_lues", []):
+        lines.append(f"  Lignes lues : {tab['tableur']} / {tab['onglet']} : {tab['lignes']}")
+    if report.get("requetes_sheets"):
+        lines.append(f"  Requêtes Google Sheets : {report['requetes_sheets']}")
+    quarantine = report.get("quarantaine", [])
+    if quarantine:
+        lines.append(f"  Lignes mises en quarantaine (non comptées) : {len(quarantine)}")
+        for row in quarantine[:20]:
+            lines.append(f"    - {row['tableur']} / {row['onglet']}, ligne {row['ligne']} : {row['motif']}")
+        if len(quarantine) > 20:
+            lines.append(f"    … et {len(quarantine) - 20} autres (voir le rapport d'exécution)")
+    failures = report.get("controles_en_echec", [])
+    for level, label in (("critique", "Contrôle bloquant"), ("avertissement", "Avertissement")):
+        for failure in (f for f in failures if f["gravite"] == level):
+            lines.append(f"  {label} : {failure['message']}")
+    if report.get("fichier_publie"):
+        lines.append(f"  Entrepôt publié : {report['fichier_publie']}")
+    if report.get("durees_secondes"):
+        total = sum(report["durees_secondes"].values())
+        lines.append(f"  Durée : {total:.1f} s")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""A sync killed (SIGKILL) at any step leaves the published warehouse byte-identical and openable."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import PSEUDONYM_KEY_FOR_TESTS, SHEETS_CONFIG, serve_sample
+
+
+@pytest.fixture
+def copy_of_published(published_sample, tmp_path):
+    return published_sample.copy_to(tmp_path)
+
+
+def start_sync(root: Path, **env) -> subprocess.Popen:
+    """`pdn sync` in its own process, sharing the session's Prefect server (no temporary server to start)."""
+    from prefect.settings import PREFECT_API_URL
+
+    child_env = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "PDN_WAREHOUSE_DIR": str(root / "warehouse"),
+        "PDN_PRIVATE_DIR": str(root / "private"),
+        "PDN_PSEUDONYM_KEY": PSEUDONYM_KEY_FOR_TESTS,
+        **env,
+    }
+    for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
+        if name not in env:
+            child_env.pop(name, None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "sync"], env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.monotonic() < deadline, "the sync never reached the step"
+        time.sleep(0.05)
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(30) == -signal.SIGKILL
+
+
+def assert_published_intact(root: Path, before: bytes) -> None:
+    published = root / "warehouse" / "pdn.duckdb"
+    assert published.read_bytes() == before
+    with duckdb.connect(str(published), read_only=True) as con:
+        value = con.execute(
+            "select valeur from bilan.indicateurs_annuels "
+            "where annee = 2019 and departement = 'ensemble' and indicateur = 'promeneurs_actifs_fin_annee'"
+        ).fetchone()[0]
+    assert value == 66
+
+
+def test_killed_during_extraction(copy_of_published, sheets_emulator):
+    root = copy_of_published
+    before = (root / "warehouse" / "pdn.duckdb").read_bytes()
+    serve_sample(sheets_emulator)
+    sheets_emulator.fail_always(503)  # Google keeps failing: the sync is stuck retrying inside extraction
+    config = root / "sources.toml"
+    config.write_text(SHEETS_CONFIG, encoding="utf-8")
+    process = start_sync(root, PDN_SOURCES=str(config), PDN_SHEETS_API_URL=sheets_emulator.url)
+    wait_for(lambda: sheets_emulator.count(status=503) >= 2, process)
+    kill(process)
+    assert_published_intact(root, before)
+
+
+def test_killed_during_dbt_during_validation_and_just_before_the_swap(published_sample, tmp_path):
+    # Three syncs run side by side, each on its own copy, each killed at a different step.
+    roots = {step: published_sample.copy_to(tmp_path / step) for step in ("dbt", "validation", "swap")}
+    before = published_sample.published_db.read_bytes()
+    work_db = roots["dbt"] / "private" / "build" / "work.duckdb"
+    work_db.unlink()
+    candidates = lambda: list((roots["validation"] / "warehouse").glob(".pdn-candidate-*"))  # noqa: E731
+    during_dbt = start_sync(roots["dbt"])
+    during_validation = start_sync(roots["validation"])
+    before_swap = start_sync(roots["swap"], PDN_FAILPOINT="avant_publication")
+
+    wait_for(work_db.exists, during_dbt)
+    time.sleep(0.5)
+    kill(during_dbt)
+    wait_for(lambda: bool(candidates()), during_validation)
+    time.sleep(0.3)  # assembling the candidate takes ~0.1 s; the gate then runs for seconds
+    kill(during_validation)
+    assert before_swap.wait(120) == -signal.SIGKILL
+    assert list((roots["swap"] / "warehouse").glob(".pdn-candidate-*")), "validated, not yet swapped"
+    for root in roots.values():
+        assert_published_intact(root, before)
