@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install sample test
+.PHONY: install sample test serve status purge report docs bench
 
 install: $(VENV)/.installed
 
@@ -25,3 +25,27 @@ sample: install
 # The whole test suite (what CI runs).
 test: install
 	$(BIN)/pytest
+
+# Serve the nightly schedule (needs `prefect server start` and PREFECT_API_URL; see README "Operations").
+serve: install
+	$(BIN)/pdn serve
+
+# Last runs; exits 4 when nothing was published within PDN_STATUS_MAX_AGE_HOURS (26 h).
+status: install
+	$(BIN)/pdn status
+
+# Apply the retention policy (PDN_RETENTION_YEARS, 3 years) to the private raw history.
+purge: install
+	$(BIN)/pdn purge
+
+# Write the latest year's bilan (HTML) and the CAF exports into warehouse/rapports/.
+report: install
+	$(BIN)/pdn report
+
+# The data documentation site (dbt docs) of the published warehouse, in warehouse/docs-dbt/.
+docs: install
+	$(BIN)/pdn docs
+
+# Benchmark the nightly sync (sample, national network, growth, SQL floor); writes bench/RESULTS.md (~11-13 min).
+bench: install
+	$(BIN)/python -m bench.run

@@ -291,7 +291,8 @@ def date_texts(rng: np.random.Generator, days: np.ndarray, weights=(0.70, 0.10, 
         _two_digits(day) + "/" + _two_digits(month) + "/" + year,
         day.astype(str) + "/" + month.astype(str) + "/" + year,
         year + "-" + _two_digits(month) + "-" + _two_digits(day),
-        pd.Series((days[present].astype("datetime64[D]") - SERIAL_EPOCH.astype("datetime64[D]")).astype(int)).astype(str),
+        pd.Series((days[present].astype("datetime64[D]") - SERIAL_EPOCH.astype("datetime64[D]")).astype(int))
+        .astype(str),
     ]
     choice = rng.choice(len(variants), size=int(present.sum()), p=np.array(weights) / sum(weights))
     out[present] = np.select([choice == k for k in range(len(variants))], [v.to_numpy(object) for v in variants])
@@ -594,7 +595,8 @@ def _invalid_promeneurs(
 
     def corrupt(kind: str, mask: np.ndarray, v: pd.DataFrame, c: pd.DataFrame) -> None:
         # A broken row is a different person: its own e-mail, so it never shadows a valid one.
-        c.loc[mask, "email"] = v.loc[mask, "email"] = [f"promeneur.invalide.{i}@example.org" for i in np.flatnonzero(mask)]
+        emails = [f"promeneur.invalide.{i}@example.org" for i in np.flatnonzero(mask)]
+        c.loc[mask, "email"] = v.loc[mask, "email"] = emails
         if kind == "sortie_avant_charte":
             exit_day = v.loc[mask, "date_signature_charte"].to_numpy("datetime64[D]") - np.timedelta64(45, "D")
             v.loc[mask, "date_sortie"] = exit_day
@@ -643,7 +645,8 @@ def _invalid_reponses(
 
     def corrupt(kind: str, mask: np.ndarray, v: pd.DataFrame, c: pd.DataFrame) -> None:
         # Someone who answers nowhere else: a broken answer never supersedes a valid one.
-        c.loc[mask, "email"] = v.loc[mask, "email"] = [f"repondant.invalide.{i}@example.org" for i in np.flatnonzero(mask)]
+        emails = [f"repondant.invalide.{i}@example.org" for i in np.flatnonzero(mask)]
+        c.loc[mask, "email"] = v.loc[mask, "email"] = emails
         if kind == "interet_hors_echelle":
             c.loc[mask, "interet_reseau_pdn"] = "7"
         elif kind == "echanges_hors_liste":
@@ -661,7 +664,9 @@ def _invalid_reponses(
 # ---------------------------------------------------------------------------------------------------
 
 
-def _layout(rng: np.random.Generator, spec: NetworkSpec, table: Table, keys: dict[str, str], shuffle: bool) -> list[Sheet]:
+def _layout(
+    rng: np.random.Generator, spec: NetworkSpec, table: Table, keys: dict[str, str], shuffle: bool
+) -> list[Sheet]:
     """Split a table into its spreadsheets' tabs, in sheet order, with header drift and blank rows."""
     contract = table.contract
     names = list(contract.columns)
@@ -797,7 +802,9 @@ def expected_indicators(network: GeneratedNetwork) -> pd.DataFrame:
     measures = pd.concat(
         [
             activites.assign(valeur=1.0),
-            activites.query("indicateur == 'sessions_formation'").assign(indicateur="jours_formation", valeur=lambda f: f["duree_jours"]),
+            activites.query("indicateur == 'sessions_formation'").assign(
+                indicateur="jours_formation", valeur=lambda f: f["duree_jours"]
+            ),
         ]
     )
     per_departement = measures.groupby(["annee", "indicateur", "departement"])["valeur"].sum()
@@ -890,7 +897,8 @@ def write_csv_folder(network: GeneratedNetwork, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for sheet in network.sheets:
         frame = pd.concat([pd.DataFrame([sheet.header]), sheet.rows], ignore_index=True)
-        frame.to_csv(folder / f"{sheet.spreadsheet} - {sheet.tab}.csv", header=False, index=False, lineterminator="\r\n")
+        path = folder / f"{sheet.spreadsheet} - {sheet.tab}.csv"
+        frame.to_csv(path, header=False, index=False, lineterminator="\r\n")
     (folder / "sources.toml").write_text(sources_toml(network, with_keys=False), encoding="utf-8")
     _write_truth(network, folder)
     return folder
@@ -983,7 +991,8 @@ def main(argv: list[str] | None = None) -> int:
         write_emulator_json(network, args.out)
     counts = row_counts(network)
     summary = {name: {k: v for k, v in c.items() if k != "valides_par_departement"} for name, c in counts.items()}
-    print(json.dumps({"dossier": str(args.out), "tableurs": len({s.key for s in network.sheets}), **summary}, ensure_ascii=False))
+    spreadsheets = len({sheet.key for sheet in network.sheets})
+    print(json.dumps({"dossier": str(args.out), "tableurs": spreadsheets, **summary}, ensure_ascii=False))
     return 0
 
 

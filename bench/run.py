@@ -319,7 +319,8 @@ def run_sync(
     report_file = root / "warehouse" / "runs" / "dernier.json"
     report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
     if child.returncode != 0 or report.get("statut") != "publie":
-        print(f"  ! {name}: exit {child.returncode}, statut {report.get('statut')}\n{child.stderr[-2000:]}", file=sys.stderr)
+        status = f"exit {child.returncode}, statut {report.get('statut')}"
+        print(f"  ! {name}: {status}\n{child.stderr[-2000:]}", file=sys.stderr)
     run = SyncRun(child=child, report=report, dbt=dbt_profile(root / "private" / "dbt"))
     if emulator is not None:
         run.emulator_requests = emulator.count()
@@ -380,8 +381,10 @@ def summarise(runs: list[SyncRun]) -> dict:
         "truth_matches": all(r.truth_matches for r in runs if r.truth_matches is not None)
         if any(r.truth_matches is not None for r in runs) else None,
         "published": published,
-        "failures": [f"{r.report.get('statut', 'exit ' + str(r.child.returncode))}: {r.report.get('message') or ''}"[:300]
-                     for r in failed],
+        "failures": [
+            f"{r.report.get('statut', f'exit {r.child.returncode}')}: {r.report.get('message') or ''}"[:300]
+            for r in failed
+        ],
         "dbt_startup": median([r.dbt.startup for r in runs if r.dbt]),
         "dbt_parse": median([r.dbt.parse for r in runs if r.dbt]),
         "dbt_execution": median([r.dbt.execution for r in runs if r.dbt]),
@@ -414,11 +417,10 @@ def machine() -> dict[str, str]:
     """What the numbers were measured on."""
     from importlib.metadata import PackageNotFoundError, version
 
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-        platform.processor() or "?",
-    )
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
     info = {
         "nproc": str(len(os.sched_getaffinity(0))),
         "CPU": cpu,
@@ -539,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     for number in range(args.runs):
         trivial.append(run_trivial(work))
         sample.append(run_sync(work, f"sample-{number}", floor_repeats=3))
-        print(f"  {number + 1}/{args.runs}: trivial {trivial[-1].wall:.1f} s, sample {sample[-1].child.wall:.1f} s", flush=True)
+        walls = f"trivial {trivial[-1].wall:.1f} s, sample {sample[-1].child.wall:.1f} s"
+        print(f"  {number + 1}/{args.runs}: {walls}", flush=True)
     loads["after sample"] = load_average()
 
     print("National network served by the Sheets emulator…", flush=True)
@@ -592,7 +595,9 @@ def main(argv: list[str] | None = None) -> int:
         folder = write_csv_folder(network, work / f"growth-{factor}")
         del network
         truth_g = pd.read_csv(folder / "verite" / "indicateurs.csv", dtype={"departement": str})
-        runs = [run_sync(work, f"growth-{factor}-{n}", source_dir=folder, truth=truth_g) for n in range(args.growth_runs)]
+        runs = [
+            run_sync(work, f"growth-{factor}-{n}", source_dir=folder, truth=truth_g) for n in range(args.growth_runs)
+        ]
         rows = sum(c["lignes"] for c in counts.values())
         growth.append((scale, rows, summarise(runs)))
         print(f"  {factor}x ({rows} rows): {growth[-1][2]['wall']:.1f} s", flush=True)
@@ -721,11 +726,9 @@ def render(**r) -> str:
         "",
         md_table(
             ["Scenario", "floor", "dbt", "gate (GX)", "dbt + gate", "ratio"],
-            [["sample", sample["floor"], sample["steps"]["dbt"], sample["steps"]["controle"], sample["transform"], sample["ratio"]],
-             ["national", national["floor"], national["steps"]["dbt"], national["steps"]["controle"], national["transform"],
-              national["ratio"]]]
-            + [[f"growth {scale:g}", s["floor"], s["steps"]["dbt"], s["steps"]["controle"], s["transform"], s["ratio"]]
-               for scale, _, s in r["growth"]],
+            [[label, s["floor"], s["steps"]["dbt"], s["steps"]["controle"], s["transform"], s["ratio"]]
+             for label, s in [("sample", sample), ("national", national)]
+             + [(f"growth {scale:g}", s) for scale, _, s in r["growth"]]],
         ),
         "",
         "## Where dbt's time goes",

@@ -98,6 +98,38 @@ def _alert_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.report import produce_bilan
+    from flows.settings import load_settings
+
+    try:
+        files = produce_bilan(load_settings(), args.year)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(f"Bilan {files.annee} écrit : {files.html}")
+    print(f"  Indicateurs pour la CAF (Excel) : {files.xlsx}")
+    print(f"  Indicateurs pour la CAF (CSV, format long) : {files.csv}")
+    print("  Ouvrir le bilan dans un navigateur ; « Imprimer → Enregistrer au format PDF » donne des pages A4.")
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from flows.docs import build_docs
+    from flows.errors import PdnError
+    from flows.settings import load_settings
+
+    try:
+        page = build_docs(load_settings())
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(f"Documentation des données écrite dans {page.parent}")
+    print(f"  Page autonome à ouvrir dans un navigateur : {page}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `pdn` command line."""
     parser = argparse.ArgumentParser(prog="pdn", description="Entrepôt de données Promeneurs du Net")
@@ -124,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     purge.set_defaults(handler=_purge)
     alert = commands.add_parser("essai-alerte", help="envoyer un message d'essai sur les canaux d'alerte configurés")
     alert.set_defaults(handler=_alert_test)
+    report = commands.add_parser(
+        "report", help="écrire le bilan annuel (HTML) et les indicateurs pour la CAF (XLSX, CSV)"
+    )
+    report.add_argument(
+        "--year", "--annee", dest="year", type=int, metavar="ANNÉE",
+        help="année du bilan (par défaut : la dernière année de l'entrepôt publié)",
+    )
+    report.set_defaults(handler=_report)
+    docs = commands.add_parser("docs", help="générer la documentation des données (dbt docs) de l'entrepôt publié")
+    docs.set_defaults(handler=_docs)
     return parser
 
 

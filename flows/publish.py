@@ -16,6 +16,8 @@ from flows.errors import SyncAlreadyRunning
 # Schemas of the dbt build that analysts get; staging and intermediate stay private.
 PUBLISHED_SCHEMAS = ("bilan", "qualite")
 CANDIDATE_PREFIX = ".pdn-candidate-"
+# Readers older than this project's duckdb (the `duckdb` CLI from PyPI, Metabase's DuckDB driver) open this format.
+STORAGE_COMPATIBILITY = "v1.4.0"
 
 
 @contextmanager
@@ -58,7 +60,7 @@ def remove_stale_candidates(published_db: Path) -> None:
 def assemble_candidate(work_db: Path, candidate_db: Path, metadata: dict[str, object]) -> list[str]:
     """Copy the published schemas' tables (no views, no staging) into a fresh file; return their names."""
     candidate_db.unlink(missing_ok=True)
-    with duckdb.connect(str(candidate_db)) as con:
+    with duckdb.connect(str(candidate_db), config={"storage_compatibility_version": STORAGE_COMPATIBILITY}) as con:
         con.execute(f"attach '{work_db}' as work (read_only)")
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "

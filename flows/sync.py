@@ -19,6 +19,7 @@ from flows.errors import GateFailed, InputError, PdnError
 from flows.extract import TabSnapshot, extract_files
 from flows.land import LandedSnapshot, land_sync
 from flows.notify import notify_failure
+from flows.report import report_after_sync
 from flows.publish import (
     assemble_candidate,
     candidate_path,
@@ -101,10 +102,10 @@ def land_task(
 
 
 @task(name="transformer_dbt", cache_policy=NONE)
-def transform_task(settings: Settings, sync_id: str, work_db: Path) -> None:
+def transform_task(settings: Settings, replay_sync_id: str | None, work_db: Path) -> None:
     """dbt build; a failed model or dbt test stops the run before anything is published."""
     work_db.unlink(missing_ok=True)
-    outcome = dbt_build(work_db, settings.raw_db, sync_id, settings.private_dir / "dbt")
+    outcome = dbt_build(work_db, settings.raw_db, settings.private_dir / "dbt", replay_sync_id)
     if not outcome.success:
         details = "; ".join(f"{f['noeud']} ({f['statut']})" for f in outcome.failures[:10])
         raise GateFailed(f"La transformation dbt a échoué : {details}. Rien n'a été publié.")
@@ -214,7 +215,7 @@ def _run(
     departements = network_departements(settings.raw_db, sync_id)
     work_db = settings.private_dir / "build" / "work.duckdb"
     work_db.parent.mkdir(parents=True, exist_ok=True)
-    timed("dbt", transform_task, settings, sync_id, work_db)
+    timed("dbt", transform_task, settings, replay, work_db)
     report.quarantaine = quarantined_rows(work_db)
     candidate = candidate_path(settings.published_db, report.run_id)
     metadata = {"run_id": report.run_id, "sync_id": sync_id, "source": report.source, "publie_le": report.debut}
@@ -270,4 +271,5 @@ def nightly_sync(
     except Exception:
         notify_failure(asdict(report))
         raise
+    report_after_sync(settings)  # latest year's bilan + CAF exports in warehouse/rapports; logs, never raises
     return asdict(report)

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 
 from flows.report import report_queries
 from flows.settings import REPO_ROOT, SAMPLE_DIR
-from flows.sync import nightly_sync
+from tests.conftest import ALERT_AND_SOURCE_VARIABLES, PSEUDONYM_KEY_FOR_TESTS
 
 MARKER_SQL = (
     "select (select run_id from qualite.synchronisation) as run_id, "
@@ -85,22 +85,17 @@ class Swap:
 
 
 @pytest.fixture(scope="module")
-def swap(prefect_harness, tmp_path_factory) -> Swap:
-    root = tmp_path_factory.mktemp("bi")
+def swap(published_sample, tmp_path_factory) -> Swap:
+    """Connect to a copy of the published sample, publish again from another process, look again."""
+    from prefect.settings import get_current_settings
+
+    root = published_sample.copy_to(tmp_path_factory.mktemp("bi"))
     env = {
         "PDN_WAREHOUSE_DIR": str(root / "warehouse"),
         "PDN_PRIVATE_DIR": str(root / "private"),
-        "PDN_PSEUDONYM_KEY": "cle-de-test",
+        "PDN_PSEUDONYM_KEY": PSEUDONYM_KEY_FOR_TESTS,
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
-            patch.delenv(name, raising=False)
-        nightly_sync()
-        from prefect.settings import get_current_settings
-
-        api_url = get_current_settings().api.url  # the session's test server: no second Prefect server
+    api_url = get_current_settings().api.url  # the session's test server: no second Prefect server
     published = root / "warehouse" / "pdn.duckdb"
     seen = Swap(published)
 
@@ -115,7 +110,7 @@ def swap(prefect_harness, tmp_path_factory) -> Swap:
 
     source = sample_with_one_more_atelier(root / "exports")
     cli = Path(sys.executable).with_name("pdn")
-    child_env = {k: v for k, v in os.environ.items() if k not in ("PDN_SOURCES", "PDN_SHEETS_API_URL")}
+    child_env = {k: v for k, v in os.environ.items() if k not in ALERT_AND_SOURCE_VARIABLES}
     child_env |= env | ({"PREFECT_API_URL": api_url} if api_url else {})
     seen.cli = subprocess.run(
         [str(cli), "sync", "--source", str(source)], env=child_env, cwd=REPO_ROOT,

@@ -81,3 +81,17 @@ def test_prefect_logs_of_the_run_hold_no_personal_data(published_sample):
         logs = client.read_logs(log_filter=LogFilter(), limit=200)
     assert logs, "the flow's logs reached the Prefect server"
     assert not leaks("\n".join(log.message for log in logs))
+
+
+def test_bilan_and_caf_exports_hold_no_personal_data(published_sample):
+    from openpyxl import load_workbook
+
+    reports = published_sample.root / "warehouse" / "rapports"
+    texts = [path.read_text(encoding="utf-8-sig") for path in files_under(reports)]
+    workbooks = list(reports.glob("*.xlsx"))
+    assert len(texts) >= 2 and workbooks, "the sync wrote the bilan and its exports"
+    for workbook in workbooks:
+        cells = load_workbook(workbook, read_only=True).worksheets
+        texts.append("\n".join(str(v) for sheet in cells for row in sheet.iter_rows(values_only=True) for v in row))
+    for text in texts:
+        assert not leaks(text)

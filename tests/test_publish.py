@@ -82,3 +82,20 @@ def test_second_sync_is_refused_while_another_process_holds_the_lock(tmp_path):
         holder.join(30)
     with warehouse_lock(lock_file):  # free again once the other sync ended
         pass
+
+
+def test_pdn_sync_started_while_another_sync_runs_is_refused_with_exit_3(prefect_harness, warehouse, capsys):
+    from flows.cli import main
+
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(warehouse.lock_file, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        assert main(["sync"]) == 3
+    finally:
+        release.set()
+        holder.join(30)
+    assert "Une synchronisation est déjà en cours" in capsys.readouterr().err
+    assert not warehouse.published_db.exists()  # the refused run built and published nothing

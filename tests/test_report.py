@@ -1,4 +1,4 @@
-"""The annual bilan on the bundled sample: every figure of the 2019 table, self-contained, opens in Chromium."""
+"""The annual bilan of the bundled sample: every figure of the 2019 table, self-contained, opens in Chromium."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +17,6 @@ import pytest
 from flows.errors import InputError
 from flows.report import produce_bilan, report_after_sync
 from flows.settings import REPO_ROOT, Settings, load_settings
-from flows.sync import nightly_sync
 from tests.test_exports import assert_xlsx_equals_mart
 from tests.test_sync_sample import EXPECTED_2019
 
@@ -131,20 +130,13 @@ class Bilan:
 
 
 @pytest.fixture(scope="module")
-def bilan(prefect_harness, tmp_path_factory) -> Bilan:
-    """Sync the sample once, then write the 2019 bilan from the published file."""
-    root = tmp_path_factory.mktemp("bilan")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PDN_WAREHOUSE_DIR", str(root / "warehouse"))
-        patch.setenv("PDN_PRIVATE_DIR", str(root / "private"))
-        patch.setenv("PDN_PSEUDONYM_KEY", "cle-de-test")
-        for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
-            patch.delenv(name, raising=False)
-        run = nightly_sync()
-        settings = load_settings()
+def bilan(published_sample, tmp_path_factory) -> Bilan:
+    """The 2019 bilan written from a copy of the session's published sample."""
+    root = published_sample.copy_to(tmp_path_factory.mktemp("bilan"))
+    settings = replace(load_settings(), warehouse_dir=root / "warehouse", private_dir=root / "private")
     files = produce_bilan(settings, 2019)
     text = files.html.read_text(encoding="utf-8")
-    return Bilan(settings, run, files.html, files.xlsx, files.csv, parse_html(text), text)
+    return Bilan(settings, published_sample.report, files.html, files.xlsx, files.csv, parse_html(text), text)
 
 
 def indicator_cell(bilan: Bilan, indicateur: str, departement: str, annee: int) -> str:
@@ -476,7 +468,7 @@ def test_unknown_year_is_refused_with_the_available_years(bilan):
 def test_report_after_sync_writes_the_latest_year_and_never_raises(bilan, tmp_path, caplog):
     files = report_after_sync(bilan.settings)
     assert files is not None and files.annee == 2020 and files.html.exists()
-    empty = Settings(tmp_path / "vide", tmp_path / "prive", None, None, None)
+    empty = replace(bilan.settings, warehouse_dir=tmp_path / "vide", private_dir=tmp_path / "prive")
     assert report_after_sync(empty) is None
     assert "lancez d'abord « pdn sync »" in caplog.text
 

@@ -13,6 +13,9 @@
 -- depends_on: {{ ref('controles_indicateurs') }}
 -- depends_on: {{ ref('controles_effectifs') }}
 -- depends_on: {{ ref('controles_evolution') }}
+-- depends_on: {{ ref('interets_questionnaire') }}
+-- depends_on: {{ ref('types_par_departement') }}
+-- depends_on: {{ ref('departements_reseau') }}
 
 select
     table_schema,
