@@ -734,9 +734,10 @@ def render(**r) -> str:
         "## Where dbt's time goes",
         "",
         "The dbt step split with `dbt.log` and `run_results.json`: start-up (adapter registration), project parse (a "
-        "full parse on every sync: the `sync_id` var changes each run, which invalidates partial parsing), execution "
-        "(seeds, models, tests and unit tests on 2 threads), and the rest (importing dbt, the flow's own work). Node "
-        "time is summed over nodes, so with 2 threads it can exceed the execution wall time.",
+        "full parse here, since every benchmark run starts from fresh folders; a nightly run reuses the partial parse "
+        "kept in its private folder), execution (seeds, models and data tests on `PDN_DBT_THREADS` threads, 4 by "
+        "default; unit tests run in the test suite, not nightly), and the rest (importing dbt, the flow's own work). "
+        "Node time is summed over nodes, so with several threads it can exceed the execution wall time.",
         "",
         md_table(
             ["Scenario", "dbt step", "start-up", "parse", "execution", "rest",

@@ -40,6 +40,16 @@ RAW_DDL = [
         )
         for contract in CONTRACTS
     ],
+    # Current views: the rows of the latest sync (fresh or reused snapshots), for support and debugging.
+    *[
+        f"""create or replace view {contract.table_name}_courant as
+        select * from {contract.table_name}
+        where snapshot_id in (
+            select snapshot_id from sync_snapshots
+            where sync_id = (select sync_id from syncs order by started_at desc limit 1)
+        )"""
+        for contract in CONTRACTS
+    ],
 ]
 
 

@@ -145,14 +145,34 @@ class EmulatorSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def service_account_email(credentials_file: Path | None) -> str | None:
-    """The address the coordinator must share the sheets with (never the key itself)."""
-    if credentials_file is None or not credentials_file.exists():
-        return None
+def service_account_credentials(settings: Settings):
+    """Read-only service-account credentials: the key file, else the Prefect Secret block named by PDN_GOOGLE_SECRET_BLOCK."""
+    from google.oauth2.service_account import Credentials
+
+    block = os.environ.get("PDN_GOOGLE_SECRET_BLOCK")
+    if settings.credentials_file is None and block:
+        from prefect.blocks.system import Secret
+
+        try:
+            info = Secret.load(block).get()
+            info = json.loads(info) if isinstance(info, str) else info
+            return Credentials.from_service_account_info(info, scopes=list(READONLY_SCOPES))
+        except (ValueError, KeyError, TypeError) as err:
+            # Never quote the block's content: it is the key.
+            raise InputError(f"Le bloc Prefect « {block} » ne contient pas une clé de compte de service lisible.") from None
+    if settings.credentials_file is None:
+        raise InputError(
+            "Aucun compte de service Google : définissez GOOGLE_APPLICATION_CREDENTIALS "
+            "(chemin du fichier de clé JSON) ou PDN_GOOGLE_SECRET_BLOCK (bloc Secret de Prefect), "
+            "ou lisez des exports avec « pdn sync --source DOSSIER »."
+        )
     try:
-        return json.loads(credentials_file.read_text()).get("client_email")
-    except (OSError, ValueError):
-        return None
+        return Credentials.from_service_account_file(str(settings.credentials_file), scopes=list(READONLY_SCOPES))
+    except (OSError, ValueError, KeyError):
+        # The exception text could quote the key file: say only which file is unusable.
+        raise InputError(
+            f"Le fichier de clé du compte de service ({settings.credentials_file.name}) est illisible."
+        ) from None
 
 
 def open_client(settings: Settings) -> gspread.Client:
@@ -166,23 +186,7 @@ def open_client(settings: Settings) -> gspread.Client:
             session=EmulatorSession(settings.sheets_api_url),
             http_client=PacedRetryingHTTPClient,
         )
-    if settings.credentials_file is None:
-        raise InputError(
-            "Aucun compte de service Google : définissez GOOGLE_APPLICATION_CREDENTIALS "
-            "(chemin du fichier de clé JSON), ou lisez des exports avec « pdn sync --source DOSSIER »."
-        )
-    from google.oauth2.service_account import Credentials
-
-    try:
-        credentials = Credentials.from_service_account_file(
-            str(settings.credentials_file), scopes=list(READONLY_SCOPES)
-        )
-    except (OSError, ValueError) as err:
-        # The exception text could quote the key file: say only which file is unusable.
-        raise InputError(
-            f"Le fichier de clé du compte de service ({settings.credentials_file.name}) est illisible."
-        ) from None
-    return gspread.Client(auth=credentials, http_client=PacedRetryingHTTPClient)
+    return gspread.Client(auth=service_account_credentials(settings), http_client=PacedRetryingHTTPClient)
 
 
 def access_error(spreadsheet: SpreadsheetSource, code: int, account: str | None) -> InputError:
@@ -286,7 +290,8 @@ def extract_sheets(
 ) -> tuple[list[TabSnapshot], list[str], int]:
     """Read every configured spreadsheet; unchanged ones reuse their last snapshot unless `full`."""
     client = open_client(settings)
-    account = service_account_email(settings.credentials_file)
+    # The address the coordinator must share the sheets with (None against the emulator).
+    account = getattr(getattr(client.http_client, "auth", None), "service_account_email", None)
     snapshots: list[TabSnapshot] = []
     reused: list[str] = []
     for spreadsheet in config.spreadsheets:

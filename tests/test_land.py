@@ -62,4 +62,9 @@ def test_each_sync_appends_a_snapshot_and_never_rewrites_the_previous_one(tmp_pa
         links = con.execute("select sync_id, snapshot_id from sync_snapshots order by sync_id").fetchall()
         header = con.execute("select header_json from snapshots").fetchone()[0]
     assert links == [("s1", first[0].snapshot_id), ("s2", first[0].snapshot_id)]
+    changed = ["", "Durand", "Léa", "lea@example.org", "63", "Riom", "CS", "Centre social", "Référent famille", "43620", ""]
+    land_sync(raw_db, "s3", "fichiers", ("03",), [roster([changed])], [], b"k")
+    with duckdb.connect(str(raw_db), read_only=True) as con:
+        assert con.execute("select count(*) from promeneurs").fetchone()[0] == 2  # history kept
+        assert con.execute("select departement from promeneurs_courant").fetchall() == [("63",)]
     assert json.loads(header) == HEADER

@@ -122,3 +122,52 @@ def test_missing_required_column_names_spreadsheet_tab_and_column(sheets_source)
         "Tableur « Suivi », onglet « Promeneurs » : colonne(s) obligatoire(s) introuvable(s) : "
         "« Date de signature de la charte »."
     )
+
+
+# --- The real service account: read-only scopes, key from a file or a Prefect Secret block -----------
+
+def fake_service_account_key() -> dict:
+    """A syntactically valid service-account key made on the spot (it opens nothing anywhere)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": "pdn-test",
+        "private_key_id": "0" * 40,
+        "private_key": pem,
+        "client_email": "pdn-sync@pdn-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+
+
+def test_key_file_gives_read_only_service_account_credentials(warehouse, tmp_path, monkeypatch):
+    import json
+
+    from flows.sheets import READONLY_SCOPES, open_client
+
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text(json.dumps(fake_service_account_key()), encoding="utf-8")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    auth = open_client(load_settings()).http_client.auth
+    assert auth.service_account_email == "pdn-sync@pdn-test.iam.gserviceaccount.com"
+    assert set(auth.scopes) == set(READONLY_SCOPES)
+    assert all(scope.endswith(".readonly") for scope in auth.scopes)
+
+
+def test_key_from_a_prefect_secret_block(prefect_harness, warehouse, monkeypatch):
+    import json
+
+    from prefect.blocks.system import Secret
+
+    from flows.sheets import open_client
+
+    Secret(value=json.dumps(fake_service_account_key())).save("pdn-google-test", overwrite=True)
+    monkeypatch.setenv("PDN_GOOGLE_SECRET_BLOCK", "pdn-google-test")
+    auth = open_client(load_settings()).http_client.auth
+    assert auth.service_account_email == "pdn-sync@pdn-test.iam.gserviceaccount.com"
