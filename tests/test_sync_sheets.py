@@ -10,7 +10,7 @@ from flows.sheets import PacedRetryingHTTPClient, extract_sheets
 from flows.settings import load_settings
 from flows.sources import parse_source_config
 from flows.sync import nightly_sync
-from tests.conftest import SHEETS_CONFIG, sample_tab, serve_sample, use_warehouse
+from tests.conftest import QUESTIONNAIRE_KEY, SHEETS_CONFIG, SUIVI_KEY, sample_tab, serve_sample, use_warehouse
 from tests.sheets_emulator import SheetsEmulator
 
 
@@ -132,3 +132,36 @@ def test_reads_are_paced_under_the_quota_so_google_never_answers_429(warehouse, 
         assert len(snapshots) == 24 and requests == 24
         assert emulator.count(status=429) == 0 and emulator.throttled_count == 0
         assert fake_time[0] >= 60  # the client waited for the window instead of being throttled
+
+
+def test_flow_survives_429s_and_a_renamed_header_and_publishes_the_same_figures(
+    published_sample, sheets_source, warehouse
+):
+    rows = sample_tab("Suivi - Activités.csv")
+    rows[0] = [f"  {label.upper()} " for label in rows[0]]  # every header renamed within the tolerances
+    sheets_source.update_tab(SUIVI_KEY, "Activités", rows)
+    sheets_source.fail_next(429, times=2, spreadsheet_id=SUIVI_KEY)
+    report = nightly_sync()
+    assert report["statut"] == "publie"
+    assert report["requetes_sheets"] == 6  # 4 + the two throttled attempts
+    assert sheets_source.count(status=429) == 2
+    published = table_contents(warehouse.published_db)["bilan.indicateurs_annuels"]
+    assert published == table_contents(published_sample.published_db)["bilan.indicateurs_annuels"]
+
+
+def test_flow_stops_at_once_on_an_unshared_sheet_naming_it(sheets_source, warehouse, capsys):
+    sheets_source.fail_always(403, spreadsheet_id=QUESTIONNAIRE_KEY)
+    assert main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert "Le tableur « Questionnaire 2019 »" in err and "Partager" in err
+    assert sheets_source.count(status=403) == 1 and not warehouse.published_db.exists()
+
+
+def test_flow_stops_on_a_missing_required_column_naming_spreadsheet_tab_and_column(sheets_source, warehouse, capsys):
+    rows = sample_tab("Questionnaire 2019 - Réponses au formulaire 1.csv")
+    drop = next(i for i, label in enumerate(rows[0]) if label.startswith("Horodateur"))
+    sheets_source.update_tab(QUESTIONNAIRE_KEY, "Réponses au formulaire 1", [r[:drop] + r[drop + 1 :] for r in rows])
+    assert main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert "Tableur « Questionnaire 2019 », onglet « Réponses au formulaire 1 »" in err and "« Horodateur »" in err
+    assert not warehouse.published_db.exists()
