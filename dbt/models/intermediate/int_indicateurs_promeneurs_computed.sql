@@ -26,9 +26,8 @@ promeneurs_annee as (
         promeneurs.departement,
         promeneurs.profil,
         promeneurs.type_structure,
-        promeneurs.date_signature_charte <= annees.debut_annee
-            and coalesce(promeneurs.date_sortie >= annees.debut_annee, true) as actif_debut,
-        coalesce(promeneurs.date_sortie >= annees.fin_annee, true) as actif_fin,
+        {{ actif_le('promeneurs', 'annees.debut_annee') }} as actif_debut,
+        {{ actif_le('promeneurs', 'annees.fin_annee') }} as actif_fin,
         promeneurs.date_signature_charte > annees.debut_annee as est_nouveau,
         coalesce(
             promeneurs.date_sortie >= annees.debut_annee and promeneurs.date_sortie < annees.fin_annee,

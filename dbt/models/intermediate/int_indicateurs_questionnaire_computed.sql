@@ -44,9 +44,7 @@ actifs_cloture as (
             as departement,
         count(*) as promeneurs_actifs_cloture_questionnaire
     from promeneurs
-    inner join campagnes
-        on promeneurs.date_signature_charte <= campagnes.campagne_cloture
-        and coalesce(promeneurs.date_sortie >= campagnes.campagne_cloture, true)
+    inner join campagnes on {{ actif_le('promeneurs', 'campagnes.campagne_cloture') }}
     group by grouping sets ((campagnes.campagne_annee, promeneurs.departement), (campagnes.campagne_annee))
 
 ),

@@ -63,8 +63,8 @@ promeneurs_mois as (
     select
         mois.debut_mois,
         promeneurs.departement,
-        promeneurs.date_signature_charte <= mois.debut_mois as actif_debut,
-        coalesce(promeneurs.date_sortie >= mois.fin_mois, true) as actif_fin,
+        {{ actif_le('promeneurs', 'mois.debut_mois') }} as actif_debut,
+        {{ actif_le('promeneurs', 'mois.fin_mois') }} as actif_fin,
         promeneurs.date_signature_charte > mois.debut_mois as est_nouveau,
         coalesce(promeneurs.date_sortie < mois.fin_mois, false) as est_sorti
     from promeneurs

@@ -51,13 +51,7 @@ masquees as (
 
     select
         rangees.*,
-        secret_primaire
-        or (
-            departement <> 'ensemble'
-            and nb_departements_secrets = 1
-            and not ensemble_secret
-            and rang_parmi_visibles = 1
-        ) as secret
+        {{ secret_avec_complement('secret_primaire') }} as secret
     from rangees
 
 ),

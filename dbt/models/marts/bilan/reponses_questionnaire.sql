@@ -54,13 +54,7 @@ cellules_multiples as (
         departement,
         question,
         reponse,
-        secret_primaire
-        or (
-            departement <> 'ensemble'
-            and nb_departements_secrets = 1
-            and not ensemble_secret
-            and rang_parmi_visibles = 1
-        ) as secret
+        {{ secret_avec_complement('secret_primaire') }} as secret
     from colonnes
 
 ),
@@ -101,13 +95,7 @@ lignes_masquees as (
         annee,
         departement,
         question,
-        ligne_secrete
-        or (
-            departement <> 'ensemble'
-            and nb_departements_secrets = 1
-            and not ensemble_secret
-            and rang_parmi_visibles = 1
-        ) as secret
+        {{ secret_avec_complement('ligne_secrete') }} as secret
     from lignes_rangees
 
 ),

@@ -26,9 +26,7 @@ actifs_fin_annee as (
         promeneurs.profil,
         promeneurs.type_structure
     from promeneurs
-    inner join annees
-        on promeneurs.date_signature_charte <= annees.fin_annee
-        and coalesce(promeneurs.date_sortie >= annees.fin_annee, true)
+    inner join annees on {{ actif_le('promeneurs', 'annees.fin_annee') }}
 
 ),
 
