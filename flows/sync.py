@@ -225,7 +225,7 @@ def _run(
     docs_dir = settings.runs_dir / "data-docs"
     gate = timed("controle", validate_task, candidate, previous, report.run_id, docs_dir, departements)
     report.controles_en_echec = [
-        {"suite": f.suite, "controle": f.expectation, "gravite": f.severity, "message": f.message}
+        {"suite": f.suite, "controle": f.expectation, "gravite": f.severity, "message": f.message, "details": f.details}
         for f in gate.failures
     ]
     if not gate.passed:
