@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -533,7 +534,13 @@ def _previous_lignes_lues(previous_db: Path | None) -> pd.DataFrame | None:
     if not previous_db.exists():
         logger.warning("Entrepôt publié précédent introuvable (%s) : lignes lues non comparées", previous_db)
         return None
-    previous = _read_table(previous_db, "qualite.lignes_lues")
+    try:
+        previous = _read_table(previous_db, "qualite.lignes_lues")
+    except duckdb.IOException:
+        # Someone holds the published file open read-write (locked): read a copy instead.
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(shutil.copy(previous_db, Path(folder) / previous_db.name))
+            previous = _read_table(copy, "qualite.lignes_lues")
     if previous is None or not {"spreadsheet_title", "onglet", "lignes_lues"} <= set(previous.columns):
         logger.warning("L'entrepôt publié précédent n'a pas de qualite.lignes_lues : lignes lues non comparées")
         return None

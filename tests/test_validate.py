@@ -525,3 +525,27 @@ def test_zero_participation_rate_means_no_campaign_and_does_not_warn(valid_db: P
     )
     assert result.passed is True
     assert result.failures == []
+
+
+def test_previous_file_held_open_read_write_by_someone_else_is_still_compared(tmp_path):
+    import subprocess
+    import sys
+
+    from flows.validate import _previous_lignes_lues
+
+    previous = tmp_path / "pdn.duckdb"
+    with duckdb.connect(str(previous)) as con:
+        con.execute("create schema qualite")
+        con.execute("create table qualite.lignes_lues as select 'Suivi' as spreadsheet_title, 'Activités' as onglet, 74 as lignes_lues")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(previous)!r}); print('ok', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"  # a read-write connection locks the file
+        frame = _previous_lignes_lues(previous)
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(30)
+    assert frame["lignes_lues"].tolist() == [74]
