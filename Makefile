@@ -3,10 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export DO_NOT_TRACK := 1
-export DBT_SEND_ANONYMOUS_USAGE_STATS := false
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export GX_ANALYTICS_ENABLED := false
+# Telemetry is switched off by the code itself (flows/settings.py: silence_telemetry).
 
 .PHONY: install sample test serve status purge report docs bench
 

@@ -34,10 +34,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flows.contract import ACTIVITES, PROMENEURS, REPONSES, TableContract, normalise_label
+from flows.contract import (
+    ACTIVITES,
+    PROMENEURS,
+    REPONSES,
+    TableContract,
+    normalise_label,
+)
+from flows.settings import DBT_PROJECT_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SEEDS_DIR = REPO_ROOT / "dbt" / "seeds"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"  # the reference lists, read from their one home
 SERIAL_EPOCH = np.datetime64("1899-12-30", "s")
 MODIFIED_TIME = "2025-02-01T10:00:00.000Z"
 TIME_ZONE = "Europe/Paris"

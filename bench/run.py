@@ -40,27 +40,21 @@ import numpy as np
 import pandas as pd
 
 from bench.generator import (
+    SEEDS_DIR,
     generate,
     national_spec,
     row_counts,
     write_csv_folder,
     write_emulator_json,
 )
+from flows.settings import QUIET_TOOLS_ENV, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 FLOOR_SQL = Path(__file__).resolve().parent / "floor.sql"
-SEEDS_DIR = REPO_ROOT / "dbt" / "seeds"
 BIN_DIR = Path(sys.executable).parent
 TIME_BIN = Path("/usr/bin/time")
 STEPS = ("extraction", "chargement", "dbt", "assemblage", "controle", "publication")
 KEY = ["annee", "departement", "indicateur"]
-QUIET_ENV = {
-    "DO_NOT_TRACK": "1",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "GX_ANALYTICS_ENABLED": "false",
-}
 TARGETS = {
     "national_wall_s": 60.0,
     "national_rss_mib": 2048.0,
@@ -156,7 +150,7 @@ def child_env(work: Path, **extra: str) -> dict[str, str]:
     """The environment of every measured child: quiet tools, an isolated Prefect home, no real sources."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PDN_", "PREFECT_API_URL"))}
     env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
-    env.update(QUIET_ENV)
+    env.update(QUIET_TOOLS_ENV)
     env["PREFECT_HOME"] = str(work / "prefect-home")
     env["PDN_PSEUDONYM_KEY"] = "cle-de-banc-d-essai"
     env.update(extra)
@@ -522,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.runs = args.national_runs = args.growth_runs = 1
         args.growth_base = min(args.growth_base, 1 / 64)
-    for name, value in QUIET_ENV.items():
+    for name, value in QUIET_TOOLS_ENV.items():
         os.environ.setdefault(name, value)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="pdn-bench-"))

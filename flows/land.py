@@ -83,6 +83,17 @@ def identity(frame: pd.DataFrame, table_name: str) -> pd.Series:
     return who
 
 
+def extras_as_json(cells: pd.DataFrame, extras: dict[str, int]) -> np.ndarray:
+    """The extra columns of each row as one JSON object (header -> text), built in DuckDB, not row by row."""
+    columns = cells[list(extras.values())].set_axis([f"c{i}" for i in range(len(extras))], axis=1)
+    pairs = ", ".join(
+        "'" + header.replace("'", "''") + f"', c{i}" for i, header in enumerate(extras)
+    )
+    with duckdb.connect() as con:
+        con.register("extra_cells", columns)
+        return con.execute(f"select cast(json_object({pairs}) as varchar) from extra_cells").df().iloc[:, 0].to_numpy()
+
+
 def landing_frame(snapshot: TabSnapshot, snapshot_id: str, key: bytes) -> pd.DataFrame:
     """Contract columns (text), extra columns as one JSON object, sheet row numbers and keys."""
     cells = snapshot.cells
@@ -96,13 +107,7 @@ def landing_frame(snapshot: TabSnapshot, snapshot_id: str, key: bytes) -> pd.Dat
         position = snapshot.mapping.contract_positions.get(name)
         frame[name] = cells[position].to_numpy() if position is not None else None
     extras = snapshot.mapping.extra_positions
-    if extras and len(cells):
-        frame["colonnes_extra"] = [
-            json.dumps(dict(zip(extras, values)), ensure_ascii=False)
-            for values in cells[list(extras.values())].itertuples(index=False, name=None)
-        ]
-    else:
-        frame["colonnes_extra"] = None
+    frame["colonnes_extra"] = extras_as_json(cells, extras) if extras and len(cells) else None
     key_column = IDENTITY_KEY_COLUMN.get(snapshot.contract.table_name)
     if key_column:
         frame[key_column] = pseudonymise(identity(frame, snapshot.contract.table_name), key)
@@ -136,6 +141,15 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+def append_by_name(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append a dataframe to a raw table, matching columns by name."""
+    con.register("rows_to_land", frame)
+    try:
+        con.execute(f"insert into {table} by name select * from rows_to_land")
+    finally:
+        con.unregister("rows_to_land")
+
+
 def land_sync(
     raw_db: Path,
     sync_id: str,
@@ -158,9 +172,9 @@ def land_sync(
         for snapshot in snapshots:
             snapshot_id = uuid.uuid4().hex
             record = pd.DataFrame([_snapshot_record(snapshot, snapshot_id, sync_id, source_kind)])
-            con.execute("insert into snapshots by name select * from record")
+            append_by_name(con, "snapshots", record)
             frame = landing_frame(snapshot, snapshot_id, key)
-            con.execute(f"insert into {snapshot.contract.table_name} by name select * from frame")
+            append_by_name(con, snapshot.contract.table_name, frame)
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
             landed.append(
                 LandedSnapshot(snapshot_id, snapshot.spreadsheet.title, snapshot.tab, snapshot.contract.table_name, len(frame))

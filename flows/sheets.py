@@ -157,7 +157,7 @@ def service_account_credentials(settings: Settings):
             info = Secret.load(block).get()
             info = json.loads(info) if isinstance(info, str) else info
             return Credentials.from_service_account_info(info, scopes=list(READONLY_SCOPES))
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError):
             # Never quote the block's content: it is the key.
             raise InputError(f"Le bloc Prefect « {block} » ne contient pas une clé de compte de service lisible.") from None
     if settings.credentials_file is None:

@@ -19,7 +19,6 @@ class DbtOutcome:
 
     success: bool
     failures: list[dict] = field(default_factory=list)
-    warnings: list[dict] = field(default_factory=list)
 
 
 def dbt_args(command: str, state_dir: Path, dbt_vars: dict | None = None) -> list[str]:
@@ -50,14 +49,11 @@ def dbt_build(work_db: Path, raw_db: Path, state_dir: Path, replay_sync_id: str 
     os.environ["PDN_RAW_DATABASE"] = str(raw_db)
     args = dbt_args("build", state_dir, {"sync_id": replay_sync_id} if replay_sync_id else None)
     result = dbtRunner().invoke([*args, "--exclude-resource-type", "unit_test"])
-    failures, warnings = [], []
+    failures = []
     for node in getattr(result.result, "results", None) or []:
         status = str(getattr(node.status, "value", node.status))
-        entry = {"noeud": node.node.name, "statut": status, "message": node.message or ""}
         if status in _BAD_STATUSES:
-            failures.append(entry)
-        elif status == "warn":
-            warnings.append(entry)
+            failures.append({"noeud": node.node.name, "statut": status, "message": node.message or ""})
     if result.exception is not None and not failures:
         failures.append({"noeud": "dbt", "statut": "error", "message": str(result.exception)})
-    return DbtOutcome(success=bool(result.success) and not failures, failures=failures, warnings=warnings)
+    return DbtOutcome(success=bool(result.success) and not failures, failures=failures)

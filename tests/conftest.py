@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
+from flows.settings import silence_telemetry
 
-# Before any tool is imported: no telemetry calls out of this closed machine.
-os.environ.update(
-    DO_NOT_TRACK="1",
-    DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    GX_ANALYTICS_ENABLED="false",
-)
+silence_telemetry()  # before any tool is imported: no telemetry calls out of this closed machine
 
 from pathlib import Path  # noqa: E402
 

@@ -52,7 +52,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-import requests
 
 SHEETS_API_ROOT = "https://sheets.googleapis.com"
 DRIVE_API_ROOT = "https://www.googleapis.com"

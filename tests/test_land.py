@@ -68,3 +68,14 @@ def test_each_sync_appends_a_snapshot_and_never_rewrites_the_previous_one(tmp_pa
         assert con.execute("select count(*) from promeneurs").fetchone()[0] == 2  # history kept
         assert con.execute("select departement from promeneurs_courant").fetchall() == [("63",)]
     assert json.loads(header) == HEADER
+
+
+def test_extra_columns_become_one_json_object_per_row_whatever_their_headers():
+    from flows.land import extras_as_json
+
+    cells = pd.DataFrame([["a", "l'équipe, \"ici\"", "x"], ["b", "", "y"]])
+    rows = extras_as_json(cells, {"Note d'équipe": 1, "colonne C": 2})
+    assert [json.loads(row) for row in rows] == [
+        {"Note d'équipe": "l'équipe, \"ici\"", "colonne C": "x"},
+        {"Note d'équipe": "", "colonne C": "y"},
+    ]

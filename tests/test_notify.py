@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from flows.contract import normalise_label
-from flows.errors import InputError
 from flows.notify import load_alert_settings, notify_failure, send_test_alert, webhook_payload
 from flows.settings import SAMPLE_DIR
 

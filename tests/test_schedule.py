@@ -23,7 +23,7 @@ from flows.schedule import (
     nightly_schedule,
     sync_cron,
 )
-from flows.settings import REPO_ROOT
+from flows.settings import QUIET_TOOLS_ENV, REPO_ROOT
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = timezone.utc
@@ -177,10 +177,7 @@ def test_prefect_yaml_deploys_the_same_schedule_and_limit_to_a_work_pool(prefect
             "HOME": str(tmp_path),
             "PREFECT_HOME": str(tmp_path / ".prefect"),
             "PREFECT_API_URL": PREFECT_API_URL.value(),
-            "DO_NOT_TRACK": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "GX_ANALYTICS_ENABLED": "false",
+            **QUIET_TOOLS_ENV,
         },
         capture_output=True,
         text=True,
