@@ -34,14 +34,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flows.contract import (
+from flows.settings import DBT_PROJECT_DIR
+from flows.sources.contract import (
     ACTIVITES,
     PROMENEURS,
     REPONSES,
     TableContract,
     normalise_label,
 )
-from flows.settings import DBT_PROJECT_DIR
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"  # the reference lists, read from their one home
 SERIAL_EPOCH = np.datetime64("1899-12-30", "s")

@@ -456,7 +456,7 @@ def import_costs(work: Path, repeats: int) -> list[list]:
         ("prefect", "import prefect"),
         ("dbt (dbtRunner)", "from dbt.cli.main import dbtRunner"),
         ("great_expectations", "import great_expectations"),
-        ("flows.sync", "import flows.sync"),
+        ("flows.pipeline.sync", "import flows.pipeline.sync"),
     ):
         times = [run_child([sys.executable, "-c", code], child_env(work)).wall for _ in range(repeats)]
         rows.append([label, median(times)])

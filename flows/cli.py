@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from flows.ops.summary import format_summary
 from flows.settings import silence_telemetry
-from flows.summary import format_summary
 
 
 def quiet_prefect_console() -> None:
@@ -25,7 +25,7 @@ def quiet_prefect_console() -> None:
 
 def _sync(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
-    from flows.sync import nightly_sync
+    from flows.pipeline.sync import nightly_sync
 
     try:
         if not args.verbose:
@@ -45,7 +45,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
-    from flows.schedule import serve
+    from flows.ops.schedule import serve
 
     try:
         serve()
@@ -57,8 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
+    from flows.ops.status import status
     from flows.settings import load_settings
-    from flows.status import status
 
     try:
         code, text = status(load_settings(), limit=args.nombre)
@@ -71,7 +71,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _purge(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
-    from flows.purge import format_purge, run_purge
+    from flows.ops.purge import format_purge, run_purge
     from flows.settings import load_settings
 
     try:
@@ -84,7 +84,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _alert_test(args: argparse.Namespace) -> int:
-    from flows.notify import send_test_alert
+    from flows.ops.notify import send_test_alert
 
     channels = send_test_alert()
     if not channels:
@@ -100,7 +100,7 @@ def _alert_test(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
-    from flows.report import produce_bilan
+    from flows.outputs.report import produce_bilan
     from flows.settings import load_settings
 
     try:
@@ -116,8 +116,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from flows.docs import build_docs
     from flows.errors import PdnError
+    from flows.outputs.dbt_docs import build_docs
     from flows.settings import load_settings
 
     try:

@@ -154,7 +154,7 @@ class PublishedSample:
 @pytest.fixture(scope="session")
 def published_sample(prefect_harness, tmp_path_factory) -> PublishedSample:
     """Run `nightly_sync` once on the sample, with nothing configured, as `pdn sync` does."""
-    from flows.sync import nightly_sync
+    from flows.pipeline.sync import nightly_sync
 
     root = tmp_path_factory.mktemp("published-sample")
     with pytest.MonkeyPatch.context() as patch:

@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.contract import ACTIVITES, PROMENEURS, REPONSES, TableContract, map_header
 from flows.errors import InputError
-from flows.extract import extract_files
+from flows.pipeline.sync import nightly_sync
 from flows.settings import SAMPLE_DIR, load_settings
-from flows.sources import load_source_config, parse_source_config
-from flows.sync import nightly_sync
-from tests.test_sync_sample import EXPECTED_2019, indicators
+from flows.sources.config import load_source_config, parse_source_config
+from flows.sources.contract import ACTIVITES, PROMENEURS, REPONSES, TableContract, map_header
+from flows.sources.files import extract_files
+from tests.pipeline.test_sync_sample import EXPECTED_2019, indicators
 
 PROMENEURS_FILE = "Suivi - Promeneurs.csv"
 ACTIVITES_FILE = "Suivi - Activités.csv"
@@ -245,14 +245,14 @@ def test_unknown_configuration_file_is_an_error(tmp_path):
 
 
 def test_sheets_source_without_credentials_says_what_to_set(warehouse, tmp_path, monkeypatch):
-    from flows.sheets import open_client
+    from flows.sources.google import open_client
 
     with pytest.raises(InputError, match="GOOGLE_APPLICATION_CREDENTIALS"):
         open_client(load_settings())
 
 
 def test_unreadable_service_account_key_is_named_without_its_content(warehouse, tmp_path, monkeypatch):
-    from flows.sheets import open_client
+    from flows.sources.google import open_client
 
     key = tmp_path / "cle-compte-service.json"
     key.write_text('{"type": "service_account", "private_key": "-----SECRET-----"}', encoding="utf-8")

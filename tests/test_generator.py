@@ -17,8 +17,8 @@ from bench.generator import (
     write_csv_folder,
     write_emulator_json,
 )
+from flows.pipeline.sync import nightly_sync
 from flows.settings import Settings
-from flows.sync import nightly_sync
 
 KEY = ["annee", "departement", "indicateur"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from flows.contract import PROMENEURS, REPONSES, map_header
 from flows.settings import SAMPLE_DIR
+from flows.sources.contract import PROMENEURS, REPONSES, map_header
 
 IDENTITY_FIELDS = {PROMENEURS: ("nom", "prenom", "email"), REPONSES: ("email",)}
 SOURCE_FILES = {PROMENEURS: "Suivi - Promeneurs.csv", REPONSES: "Questionnaire 2019 - Réponses au formulaire 1.csv"}

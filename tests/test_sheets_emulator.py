@@ -13,7 +13,7 @@ import gspread.http_client
 import pytest
 import requests
 
-from flows.sheets import EmulatorSession
+from flows.sources.google import EmulatorSession
 from tests.sheets_emulator import (  # noqa: F401  (sheets_emulator is a fixture)
     SheetsEmulator,
     date_cell,

@@ -1,0 +1,50 @@
+"""The French run summary shown by `pdn sync` and sent in alerts (built from the run report: no personal data)."""
+
+from __future__ import annotations
+
+from flows.vocabulary import status_sentence
+
+
+def format_summary(report: dict) -> str:
+    """A short French account of a run, for the terminal and for alerts (no personal data)."""
+    lines = [f"Synchronisation {report['run_id']} : {status_sentence(report['statut'])}."]
+    if report.get("message"):
+        lines.append(f"  {report['message']}")
+    if report.get("source"):
+        lines.append(f"  Source : {report['source']}")
+    for tab in report.get("lignes_lues", []):
+        lines.append(f"  Lignes lues : {tab['tableur']} / {tab['onglet']} : {tab['lignes']}")
+    if report.get("requetes_sheets"):
+        lines.append(f"  Requêtes Google Sheets : {report['requetes_sheets']}")
+    quarantine = report.get("quarantaine", [])
+    if quarantine:
+        lines.append(f"  Lignes mises en quarantaine (non comptées) : {len(quarantine)}")
+        for row in quarantine[:20]:
+            lines.append(f"    - {row['tableur']} / {row['onglet']}, ligne {row['ligne']} : {row['motif']}")
+        if len(quarantine) > 20:
+            lines.append(f"    … et {len(quarantine) - 20} autres (voir le rapport d'exécution)")
+    failures = report.get("controles_en_echec", [])
+    for level, label in (("critique", "Contrôle bloquant"), ("avertissement", "Avertissement")):
+        for failure in (f for f in failures if f["gravite"] == level):
+            lines.append(f"  {label} : {failure['message']}")
+            where = _where(failure.get("details") or {})
+            if where:
+                lines.append(f"    concerne : {where}")
+    if report.get("fichier_publie"):
+        lines.append(f"  Entrepôt publié : {report['fichier_publie']}")
+    if report.get("durees_secondes"):
+        total = sum(report["durees_secondes"].values())
+        lines.append(f"  Durée : {total:.1f} s")
+    return "\n".join(lines)
+
+
+# Columns of a check's examples that say where the problem is (aggregates only: no personal data).
+_WHERE_COLUMNS = ("annee", "departement", "indicateur", "spreadsheet_title", "onglet")
+
+
+def _where(details: dict, most: int = 3) -> str:
+    """The first examples of a failed check, as « 2019 / 63 / promeneurs_actifs_debut_annee »."""
+    examples = [e for e in details.get("exemples", []) if isinstance(e, dict)]
+    places = [" / ".join(str(e[c]) for c in _WHERE_COLUMNS if c in e) for e in examples[:most]]
+    more = details.get("lignes_en_erreur", len(examples)) - len(places)
+    return "; ".join(p for p in places if p) + (f" (et {more} autres)" if more > 0 and places else "")

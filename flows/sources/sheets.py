@@ -1,0 +1,153 @@
+"""Google Sheets extraction through gspread: few requests, bounded retries, French errors.
+
+Per spreadsheet and sync: one Drive metadata call (modifiedTime; unchanged -> reuse the last snapshot)
+and one values:batchGet of every tab. The Sheets metadata call (tab titles) is only made when the tab
+titles remembered from the last snapshot no longer resolve.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import gspread
+from gspread.exceptions import APIError
+
+from flows.errors import InputError
+from flows.settings import Settings
+from flows.sources.config import SourceConfig, SpreadsheetSource
+from flows.sources.contract import TableContract, contract_for_tab
+from flows.sources.google import open_client
+from flows.sources.snapshot import TabSnapshot, cell_text, expected_contracts, missing_tab_error, tab_from_rows
+
+log = logging.getLogger(__name__)
+
+VALUE_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
+
+
+def access_error(spreadsheet: SpreadsheetSource, code: int, account: str | None) -> InputError:
+    """French message for 403/404: name the spreadsheet and say whom to share it with."""
+    share = f"avec le compte de service {account}" if account else "avec l'adresse e-mail du compte de service"
+    reason = "n'est pas partagé" if code == 403 else "est introuvable (clé erronée ou tableur supprimé) ou n'est pas partagé"
+    return InputError(
+        f"Le tableur « {spreadsheet.title} » (clé {spreadsheet.key}) {reason} : "
+        f"ouvrez-le dans Google Sheets, cliquez sur « Partager » et ajoutez-le en lecture {share}."
+    )
+
+
+@dataclass(frozen=True)
+class LastSnapshot:
+    """What the raw history remembers of a spreadsheet's last landed read."""
+
+    modified_time: str | None
+    snapshot_ids: list[str]
+    tabs: list[str]
+
+
+def last_snapshots(raw_db: Path, spreadsheet_id: str) -> LastSnapshot | None:
+    """The latest sync's snapshots of this spreadsheet, if it was ever landed."""
+    if not raw_db.exists():
+        return None
+    with duckdb.connect(str(raw_db), read_only=True) as con:
+        rows = con.execute(
+            """
+            with latest as (
+                select max(syncs.started_at) as started_at
+                from snapshots join syncs using (sync_id)
+                where snapshots.spreadsheet_id = ?
+            )
+            select snapshots.snapshot_id, snapshots.tab, snapshots.modified_time
+            from snapshots join syncs using (sync_id) join latest using (started_at)
+            where snapshots.spreadsheet_id = ?
+            order by snapshots.tab
+            """,
+            [spreadsheet_id, spreadsheet_id],
+        ).fetchall()
+    if not rows:
+        return None
+    return LastSnapshot(modified_time=rows[0][2], snapshot_ids=[r[0] for r in rows], tabs=[r[1] for r in rows])
+
+
+def _quoted_range(tab: str) -> str:
+    return "'" + tab.replace("'", "''") + "'"
+
+
+def _resolve_tabs(
+    client: gspread.Client, spreadsheet: SpreadsheetSource, guesses: list[str] | None
+) -> dict[TableContract, str]:
+    """Map each expected tab to its title: from `guesses` when given, else from the Sheets metadata call."""
+    contracts = expected_contracts(spreadsheet)
+    if guesses is not None:
+        resolved = {c: t for c in contracts for t in guesses if contract_for_tab(t, spreadsheet.kind) is c}
+        if len(resolved) == len(contracts):
+            return resolved
+    metadata = client.http_client.fetch_sheet_metadata(spreadsheet.key)
+    titles = [sheet["properties"]["title"] for sheet in metadata.get("sheets", [])]
+    resolved = {}
+    for contract in contracts:
+        title = next((t for t in titles if contract_for_tab(t, spreadsheet.kind) is contract), None)
+        if title is None:
+            raise missing_tab_error(spreadsheet, contract, titles)
+        resolved[contract] = title
+    return resolved
+
+
+def read_spreadsheet(
+    client: gspread.Client, spreadsheet: SpreadsheetSource, guesses: list[str] | None, modified_time: str | None
+) -> list[TabSnapshot]:
+    """One values:batchGet of every expected tab, as unformatted values with serial-number dates.
+
+    Tab titles are first guessed (last snapshot's titles, else the template's); a 400 means a guessed
+    tab does not exist, so the titles are then looked up with the Sheets metadata call.
+    """
+    tabs = _resolve_tabs(client, spreadsheet, guesses)
+    try:
+        response = client.http_client.values_batch_get(
+            spreadsheet.key, [_quoted_range(t) for t in tabs.values()], params=dict(VALUE_PARAMS)
+        )
+    except APIError as err:
+        if err.code != 400 or guesses is None:
+            raise
+        return read_spreadsheet(client, spreadsheet, None, modified_time)
+    snapshots = []
+    for (contract, tab), value_range in zip(tabs.items(), response.get("valueRanges", [])):
+        rows = [[cell_text(value) for value in row] for row in value_range.get("values", [])]
+        snapshots.append(tab_from_rows(rows, spreadsheet, spreadsheet.key, tab, contract, modified_time))
+    return snapshots
+
+
+def template_tabs(spreadsheet: SpreadsheetSource) -> list[str]:
+    """The tab titles of the templates we give the coordinator."""
+    return [contract.tab_titles[0] for contract in expected_contracts(spreadsheet)]
+
+
+def extract_sheets(
+    config: SourceConfig, settings: Settings, full: bool
+) -> tuple[list[TabSnapshot], list[str], int]:
+    """Read every configured spreadsheet; unchanged ones reuse their last snapshot unless `full`."""
+    client = open_client(settings)
+    account = client.service_account_email
+    snapshots: list[TabSnapshot] = []
+    reused: list[str] = []
+    for spreadsheet in config.spreadsheets:
+        if not spreadsheet.key:
+            raise InputError(f"Tableur « {spreadsheet.title} » : la clé (« cle ») manque dans la configuration.")
+        try:
+            drive = client.http_client.get_file_drive_metadata(spreadsheet.key)
+            modified_time = drive.get("modifiedTime")
+            last = last_snapshots(settings.raw_db, spreadsheet.key)
+            if last and not full and modified_time and last.modified_time == modified_time:
+                log.info("Tableur « %s » inchangé depuis la dernière lecture : instantané réutilisé", spreadsheet.title)
+                reused.extend(last.snapshot_ids)
+                continue
+            guesses = last.tabs if last else template_tabs(spreadsheet)
+            snapshots.extend(read_spreadsheet(client, spreadsheet, guesses, modified_time))
+        except APIError as err:
+            if err.code in (403, 404):
+                raise access_error(spreadsheet, err.code, account) from None
+            raise InputError(
+                f"Tableur « {spreadsheet.title} » : Google Sheets a répondu HTTP {err.code}."
+            ) from None
+    return snapshots, reused, client.http_client.request_count

@@ -1,0 +1,77 @@
+"""Small file-system habits shared by every module: durable atomic replacement and private permissions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_DIR_MODE = 0o700  # the private folder holds personal data: owner only
+PRIVATE_FILE_MODE = 0o600
+
+
+def fsync(path: Path) -> None:
+    """Flush a file (or a directory entry) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(source: Path, target: Path) -> None:
+    """Atomically put `source` at `target`: readers see the old file or the new one, never half of one."""
+    fsync(source)
+    os.replace(source, target)
+    fsync(target.parent)
+
+
+def partial_path(target: Path) -> Path:
+    """The hidden sibling a file is written to before it replaces `target`."""
+    return target.with_name(f".{target.name}.partiel")
+
+
+@contextmanager
+def writing_atomically(target: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces `target` atomically, else it is removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(target)
+    try:
+        yield partial
+        replace_durably(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_text_atomically(target: Path, text: str) -> Path:
+    """Write a text file (UTF-8) atomically."""
+    with writing_atomically(target) as partial:
+        partial.write_text(text, encoding="utf-8")
+    return target
+
+
+def ensure_private_dir(private_dir: Path) -> list[str]:
+    """Create the private folder (0700) and keep it and its files owner-only (0600).
+
+    Returns the French warnings for permissions someone loosened: they are tightened again and reported.
+    """
+    private_dir.mkdir(parents=True, exist_ok=True)
+    warnings = []
+    for path in [private_dir, *private_dir.rglob("*")]:
+        if path.is_symlink():
+            continue
+        wanted = PRIVATE_DIR_MODE if path.is_dir() else PRIVATE_FILE_MODE
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & ~wanted:
+            os.chmod(path, wanted)
+            relative = "." if path == private_dir else str(path.relative_to(private_dir))
+            warnings.append(
+                f"Droits d'accès trop ouverts sur le dossier privé ({relative} : {mode:o}) : "
+                f"ramenés à {wanted:o} (données personnelles)."
+            )
+    return warnings

@@ -1,0 +1,163 @@
+"""CAF exports: the XLSX equals the published mart, numbers stay numbers, formula-like text is inert."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import duckdb
+import pytest
+from openpyxl import load_workbook
+
+from flows.outputs.exports import CSV_HEADER, neutralise, write_exports
+
+# Text cells a spreadsheet would evaluate (OWASP CSV injection), and what must come out.
+INJECTIONS = {
+    "=HYPERLINK(\"http://example.invalid\",\"clic\")": "'=HYPERLINK(\"http://example.invalid\",\"clic\")",
+    "+33 6 00 00 00 00": "'+33 6 00 00 00 00",
+    "-2+3": "'-2+3",
+    "@SUM(A1:A9)": "'@SUM(A1:A9)",
+    "\tTabulation": "'\tTabulation",
+    "\rRetour chariot": "'\rRetour chariot",
+}
+
+
+def make_published(path: Path, definitions: list[tuple], values: list[tuple], departements: list[tuple]) -> Path:
+    """A published-like warehouse file with the three marts the exports read."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema bilan")
+        con.execute(
+            "create table bilan.definitions_indicateurs (indicateur varchar, libelle varchar, nature varchar,"
+            " additif boolean, ordre integer, description varchar)"
+        )
+        con.executemany("insert into bilan.definitions_indicateurs values (?, ?, ?, ?, ?, ?)", definitions)
+        con.execute(
+            "create table bilan.indicateurs_annuels (annee integer, departement varchar, indicateur varchar,"
+            " valeur double)"
+        )
+        con.executemany("insert into bilan.indicateurs_annuels values (?, ?, ?, ?)", values)
+        con.execute("create table bilan.departements_reseau (departement varchar, nom_departement varchar)")
+        con.executemany("insert into bilan.departements_reseau values (?, ?)", departements)
+    return path
+
+
+@pytest.fixture
+def crafted(tmp_path: Path) -> Path:
+    """Every text field of one indicator and of a département's name begins like a formula."""
+    texts = list(INJECTIONS)
+    definitions = [
+        ("ateliers", "Ateliers", "compte", True, 1, "Nombre d'ateliers."),
+        ("jours_formation", "Jours de formation", "jours", True, 2, "Somme des durées."),
+        ("questionnaire_taux_participation", "Taux de participation", "taux", False, 3, "Répondants / actifs."),
+        (texts[0], texts[1], "compte", True, 4, texts[2]),
+        (texts[2], texts[3], "jours", True, 5, texts[4]),
+        (texts[4], texts[5], "compte", True, 6, texts[0]),
+    ]
+    values = []
+    for annee in (2018, 2019, 2020):
+        for departement in ("03", "63", "ensemble"):
+            values += [
+                (annee, departement, "ateliers", 5.0 + annee % 10),
+                (annee, departement, "jours_formation", 1.5),
+                (annee, departement, "questionnaire_taux_participation", 11 / 27),
+                (annee, departement, texts[0], 3.0),
+                (annee, departement, texts[2], -2.5),
+                (annee, departement, texts[4], 0.0),
+            ]
+    return make_published(
+        tmp_path / "pdn.duckdb", definitions, values, [("03", "Allier"), ("63", "=1+1 (injection)")]
+    )
+
+
+def mart_values(published: Path, annee: int) -> dict[tuple[str, str, int], float]:
+    """(département, indicateur, année) -> valeur, for every year up to `annee`."""
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = con.execute(
+            "select departement, indicateur, annee, valeur from bilan.indicateurs_annuels where annee <= ?", [annee]
+        ).fetchall()
+    return {(d, i, a): v for d, i, a, v in rows}
+
+
+def xlsx_values(xlsx: Path) -> dict[tuple[str, str, int], float]:
+    """The same mapping read back from the workbook, with each sheet's département from its title."""
+    workbook = load_workbook(xlsx)
+    found: dict[tuple[str, str, int], float] = {}
+    for sheet in workbook.worksheets:
+        if sheet.title == "Définitions":
+            continue
+        departement = "ensemble" if not sheet.title.endswith(")") else sheet.title.rsplit("(", 1)[1].rstrip(")")
+        header = [cell.value for cell in sheet[1]]
+        years = {index: int(value) for index, value in enumerate(header) if str(value).isdigit()}
+        for row in sheet.iter_rows(min_row=2):
+            code = row[0].value.removeprefix("'") if row[0].value.startswith("'") else row[0].value
+            for index, year in years.items():
+                cell = row[index]
+                assert cell.data_type == "n", (sheet.title, code, year)
+                found[(departement, code, year)] = cell.value
+    return found
+
+
+def assert_xlsx_equals_mart(xlsx: Path, published: Path, annee: int) -> None:
+    """Every (département, indicator, year ≤ annee) of the mart is in the workbook, with the same number."""
+    expected = mart_values(published, annee)
+    got = xlsx_values(xlsx)
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        # A spreadsheet keeps 15 significant digits (openpyxl writes 16): rates like 31/75 lose the 17th.
+        assert math.isclose(got[key], value, rel_tol=1e-15), key
+
+
+def test_xlsx_reread_equals_the_mart(crafted, tmp_path):
+    xlsx, _ = write_exports(crafted, 2019, tmp_path / "rapports")
+    assert_xlsx_equals_mart(xlsx, crafted, 2019)
+    sheets = load_workbook(xlsx).sheetnames
+    assert sheets[0] == "Allier (03)" and sheets[-2:] == ["Ensemble du réseau", "Définitions"]
+
+
+def test_formula_like_text_is_inert_in_xlsx(crafted, tmp_path):
+    xlsx, _ = write_exports(crafted, 2019, tmp_path / "rapports")
+    workbook = load_workbook(xlsx)
+    texts = [cell for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert not [cell.coordinate for cell in texts if cell.data_type == "f"], "no cell may be a formula"
+    values = {cell.value for cell in texts if cell.data_type == "s"}
+    for original, inert in INJECTIONS.items():
+        # XML turns a stored carriage return into a line feed on reading: the quote is what matters.
+        assert inert in values or inert.replace("\r", "\n") in values, repr(original)
+        assert original not in values and original.replace("\r", "\n") not in values
+    assert "'=1+1 (injection) (63)" in workbook.sheetnames or "=1+1 (injection) (63)" in workbook.sheetnames
+    assert workbook.worksheets[0]["A1"].value == "Code indicateur"
+
+
+def test_formula_like_text_is_inert_in_csv_and_numbers_stay_unquoted(crafted, tmp_path):
+    _, csv_path = write_exports(crafted, 2019, tmp_path / "rapports")
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM, so Excel reads accents right"
+    text = raw.decode("utf-8-sig")
+    rows = list(csv.reader(text.splitlines(keepends=True), delimiter=";"))
+    assert tuple(rows[0]) == CSV_HEADER
+    fields = {field for row in rows[1:] for field in row}
+    for original, inert in INJECTIONS.items():
+        assert inert in fields, repr(original)
+        assert original not in fields
+    assert "'=1+1 (injection)" in fields
+    # Numbers: unquoted on the line, French decimal comma, negative numbers not treated as formulas.
+    for line in text.split("\r\n")[1:]:
+        if line and not line.startswith('"'):
+            value = line.rsplit(";", 1)[1]
+            assert not value.startswith(("'", '"')), line
+            float(value.replace(",", "."))
+    values = [row[-1] for row in rows[1:]]
+    assert "-2,5" in values and "1,5" in values and "0,4074074074074074" in values and "14" in values
+
+
+def test_csv_long_form_holds_every_value_of_the_mart(crafted, tmp_path):
+    _, csv_path = write_exports(crafted, 2019, tmp_path / "rapports")
+    rows = list(csv.reader(csv_path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))[1:]
+    got = {(r[1], r[3].removeprefix("'"), int(r[0])): float(r[6].replace(",", ".")) for r in rows}
+    assert got == mart_values(crafted, 2019)
+
+
+@pytest.mark.parametrize("text", ["Ateliers", "2019", "Allier (03)", "a=b", "e-mail", ""])
+def test_ordinary_text_is_left_alone(text):
+    assert neutralise(text) == text

@@ -1,0 +1,101 @@
+"""Publication: atomic swap under readers, one sync at a time, candidates hold only published schemas."""
+
+import multiprocessing
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from flows.errors import SyncAlreadyRunning
+from flows.pipeline.publish import assemble_candidate, swap_in, warehouse_lock
+
+
+def make_db(path, value):
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema bilan; create schema qualite; create schema staging")
+        con.execute(f"create table bilan.indicateurs_annuels as select {value} as valeur")
+        con.execute("create table staging.secret as select 'lea@example.org' as email")
+        con.execute("create view bilan.vue as select 1 as x")
+
+
+def test_candidate_holds_published_schemas_tables_only(tmp_path):
+    work = tmp_path / "work.duckdb"
+    make_db(work, 1)
+    tables = assemble_candidate(work, tmp_path / "candidate.duckdb", {"run_id": "r1", "sync_id": "s1"})
+    assert tables == ["bilan.indicateurs_annuels", "qualite.synchronisation"]
+    with duckdb.connect(str(tmp_path / "candidate.duckdb"), read_only=True) as con:
+        schemas = {r[0] for r in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
+        assert schemas == {"bilan", "qualite"}
+        assert con.execute("select run_id from qualite.synchronisation").fetchone()[0] == "r1"
+    assert not (tmp_path / "candidate.duckdb.wal").exists()
+
+
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+query = "select valeur from bilan.indicateurs_annuels"
+print(con.execute(query).fetchone()[0], flush=True)
+sys.stdin.readline()
+print(con.execute(query).fetchone()[0], flush=True)
+"""
+
+
+def test_reader_holding_the_published_file_keeps_old_data_new_reader_sees_new(tmp_path):
+    # Analysts and BI tools are other processes: DuckDB shares one instance per path within a process.
+    published, candidate = tmp_path / "pdn.duckdb", tmp_path / "candidate.duckdb"
+    make_db(published, 1)
+    make_db(candidate, 2)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(published)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout.readline().strip() == "1"
+    swap_in(candidate, published)
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    assert reader.stdout.readline().strip() == "1"  # the open connection still reads the old file
+    reader.wait(30)
+    with duckdb.connect(str(published), read_only=True) as fresh:
+        assert fresh.execute("select valeur from bilan.indicateurs_annuels").fetchone()[0] == 2
+    assert not candidate.exists()
+
+
+def _hold_lock(lock_file, ready, release):
+    with warehouse_lock(lock_file):
+        ready.set()
+        release.wait(30)
+
+
+def test_second_sync_is_refused_while_another_process_holds_the_lock(tmp_path):
+    lock_file = tmp_path / ".pdn-sync.lock"
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(lock_file, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(SyncAlreadyRunning, match=f"déjà en cours \\(processus {holder.pid}\\)"):
+            with warehouse_lock(lock_file):
+                pass
+    finally:
+        release.set()
+        holder.join(30)
+    with warehouse_lock(lock_file):  # free again once the other sync ended
+        pass
+
+
+def test_pdn_sync_started_while_another_sync_runs_is_refused_with_exit_3(prefect_harness, warehouse, capsys):
+    from flows.cli import main
+
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(warehouse.lock_file, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        assert main(["sync"]) == 3
+    finally:
+        release.set()
+        holder.join(30)
+    assert "Une synchronisation est déjà en cours" in capsys.readouterr().err
+    assert not warehouse.published_db.exists()  # the refused run built and published nothing
