@@ -25,8 +25,15 @@ def quiet_prefect_console() -> None:
 
 def _sync(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
+    from flows.pipeline.processes import mark_this_process, stop_orphans
+
+    # Before Prefect starts its temporary server: earlier killed syncs' servers go, this one's carry the mark.
+    stopped = stop_orphans()
+    mark_this_process()
     from flows.pipeline.sync import nightly_sync
 
+    if stopped:
+        print(f"Processus laissés par une synchronisation interrompue arrêtés : {len(stopped)}.", file=sys.stderr)
     try:
         if not args.verbose:
             quiet_prefect_console()
@@ -170,10 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `pdn` command."""
+    """Entry point of the `pdn` command: the CLI's error boundary (a French message, never a traceback)."""
+    from flows.errors import PdnError, safe_error
+
     silence_telemetry()
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("Interrompu : rien n'a été publié.", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 (the CLI's error boundary)
+        safe: PdnError = safe_error(error)
+        print(str(safe), file=sys.stderr)
+        return safe.exit_code
 
 
 if __name__ == "__main__":

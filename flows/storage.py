@@ -55,12 +55,22 @@ def write_text_atomically(target: Path, text: str) -> Path:
     return target
 
 
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """Files created meanwhile (raw history, dbt build and logs) are owner-only from the start."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 def ensure_private_dir(private_dir: Path) -> list[str]:
     """Create the private folder (0700) and keep it and its files owner-only (0600).
 
     Returns the French warnings for permissions someone loosened: they are tightened again and reported.
     """
-    private_dir.mkdir(parents=True, exist_ok=True)
+    private_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     warnings = []
     for path in [private_dir, *private_dir.rglob("*")]:
         if path.is_symlink():

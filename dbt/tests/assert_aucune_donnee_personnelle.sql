@@ -1,5 +1,5 @@
 -- Personal data stops at raw: no relation built by dbt has a name or e-mail column, and the published
--- schemas (bilan, qualite) carry no free text either (titles, comments, "Autre" answers, raw cells).
+-- schemas (bilan, qualite) carry no free text either (titles, comments, communes, "Autre" answers, raw cells).
 -- depends_on: {{ ref('stg_sheets__promeneurs') }}
 -- depends_on: {{ ref('stg_sheets__activites') }}
 -- depends_on: {{ ref('stg_sheets__reponses') }}
@@ -33,7 +33,7 @@ where
         or (
             table_schema in ('bilan', 'qualite')
             and (
-                lower(column_name) in ('intitule', 'commentaire', 'commentaires', 'texte_autre')
+                lower(column_name) in ('intitule', 'commentaire', 'commentaires', 'texte_autre', 'commune')
                 or lower(column_name) like '%\_brut' escape '\'
             )
         )

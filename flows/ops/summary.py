@@ -13,9 +13,12 @@ def format_summary(report: dict) -> str:
     if report.get("source"):
         lines.append(f"  Source : {report['source']}")
     for tab in report.get("lignes_lues", []):
-        lines.append(f"  Lignes lues : {tab['tableur']} / {tab['onglet']} : {tab['lignes']}")
+        note = f" ({tab['lecture']})" if tab.get("lecture") else ""
+        lines.append(f"  Lignes lues : {tab['tableur']} / {tab['onglet']} : {tab['lignes']}{note}")
     if report.get("requetes_sheets"):
         lines.append(f"  Requêtes Google Sheets : {report['requetes_sheets']}")
+    for event in report.get("evenements", []):
+        lines.append(f"  Attention : {event}")
     quarantine = report.get("quarantaine", [])
     if quarantine:
         lines.append(f"  Lignes mises en quarantaine (non comptées) : {len(quarantine)}")

@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from flows.pipeline.publish import open_published
 from flows.storage import writing_atomically
 from flows.vocabulary import ENSEMBLE
 
@@ -62,8 +61,10 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def typed_value(value: float, nature: str) -> int | float:
-    """Counts as integers, durations and rates as decimals: always a number, never text."""
+def typed_value(value: float | None, nature: str) -> int | float | None:
+    """Counts as integers, durations and rates as decimals: a number, never text; None when not measured."""
+    if value is None:
+        return None
     if nature == "compte" and float(value).is_integer():
         return int(value)
     return float(value)
@@ -71,7 +72,7 @@ def typed_value(value: float, nature: str) -> int | float:
 
 def read_lines(published_db: Path, annee: int) -> list[Ligne]:
     """Every indicator value up to `annee`, read-only from the published file."""
-    with duckdb.connect(str(published_db), read_only=True) as con:
+    with open_published(published_db) as con:
         rows = con.execute(EXPORT_QUERY, [int(annee)]).fetchall()
     return [Ligne(*row) for row in rows]
 
@@ -112,7 +113,7 @@ def write_xlsx(lines: list[Ligne], path: Path) -> Path:
             _text_cell(sheet, row, 2, libelle)
             _text_cell(sheet, row, 3, nature)
             for offset, year in enumerate(years):
-                if (indicateur, year) in values:
+                if values.get((indicateur, year)) is not None:  # not measured: an empty cell, never 0
                     cell = sheet.cell(row=row, column=4 + offset, value=typed_value(values[(indicateur, year)], nature))
                     cell.number_format = NUMBER_FORMATS.get(nature, "General")
         sheet.freeze_panes = "D2"
@@ -135,8 +136,10 @@ def write_xlsx(lines: list[Ligne], path: Path) -> Path:
     return path
 
 
-def _csv_number(value: int | float) -> str:
-    """A number as French Excel reads it: decimal comma, shortest exact digits."""
+def _csv_number(value: int | float | None) -> str:
+    """A number as French Excel reads it: decimal comma, shortest exact digits; empty when not measured."""
+    if value is None:
+        return ""
     return str(value) if isinstance(value, int) else repr(value).replace(".", ",")
 
 

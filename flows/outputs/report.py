@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -28,6 +27,7 @@ from flows.outputs.charts import (
     stacked_bar_chart,
 )
 from flows.outputs.french import MONTHS, format_change, format_date, format_mean, format_number
+from flows.pipeline.publish import open_published
 from flows.settings import Settings
 from flows.storage import write_text_atomically
 from flows.vocabulary import ENSEMBLE
@@ -117,17 +117,13 @@ def fetch(con: Any, sql: str) -> list[dict[str, Any]]:
 
 def available_years(published_db: Path) -> list[int]:
     """Years present in the published bilan."""
-    with duckdb.connect(str(published_db), read_only=True) as con:
+    with open_published(published_db) as con:
         return [row["annee"] for row in fetch(con, report_queries(0)["annees"])]
 
 
 def read_published(published_db: Path, annee: int) -> dict[str, list[dict[str, Any]]]:
     """Run every report query in one read-only connection, so all figures come from one file."""
-    if not published_db.exists():
-        raise InputError(
-            f"Aucun entrepôt publié ({published_db}) : lancez d'abord « pdn sync »."
-        )
-    with duckdb.connect(str(published_db), read_only=True) as con:
+    with open_published(published_db) as con:
         return {name: fetch(con, sql) for name, sql in report_queries(annee).items()}
 
 

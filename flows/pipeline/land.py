@@ -1,11 +1,15 @@
-"""Landing: append every extracted row, as text, to the private raw history (raw.duckdb)."""
+"""Landing: append every extracted row, as text, to the private raw history (raw.duckdb).
+
+The history outlives releases: its schema carries a version, and a release that needs more applies
+its migrations at landing, inside the landing transaction (columns and tables are added, never
+dropped), so a raw.duckdb written by any earlier release keeps working and its syncs stay replayable.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,13 +18,18 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from flows.sources.contract import CONTRACTS, normalise_label
+from flows.identity import pseudonymise, respondent_identities, roster_identities
+from flows.sources.config import Bounds
+from flows.sources.contract import CONTRACTS
 from flows.sources.snapshot import TabSnapshot
 
 # Identity columns get a pseudonymous key computed here, so that nothing downstream needs them.
 IDENTITY_KEY_COLUMN = {"promeneurs": "cle_promeneur", "reponses": "cle_repondant"}
+# Name + structure of a roster row, even when it has an e-mail: finds the ambiguous duplicate.
+NAME_KEY_COLUMN = "cle_nom_structure"
 
-RAW_DDL = [
+# The schema of the first release (version 1), frozen: later versions are migrations on top of it.
+_V1_DDL = [
     """create table if not exists syncs (
         sync_id varchar primary key, started_at timestamp, source_kind varchar, departements varchar)""",
     """create table if not exists snapshots (
@@ -29,28 +38,130 @@ RAW_DDL = [
         campagne_ouverture date, campagne_cloture date, time_zone varchar, modified_time varchar,
         extracted_at timestamp, header_json varchar, row_count integer)""",
     "create table if not exists sync_snapshots (sync_id varchar, snapshot_id varchar)",
-    *[
-        "create table if not exists {table} (snapshot_id varchar, numero_ligne integer, {columns}, "
-        "colonnes_extra varchar{key})".format(
-            table=contract.table_name,
-            columns=", ".join(f"{name} varchar" for name in contract.columns),
-            key=f", {IDENTITY_KEY_COLUMN[contract.table_name]} varchar"
-            if contract.table_name in IDENTITY_KEY_COLUMN
-            else "",
-        )
-        for contract in CONTRACTS
-    ],
-    # Current views: the rows of the latest sync (fresh or reused snapshots), for support and debugging.
-    *[
-        f"""create or replace view {contract.table_name}_courant as
-        select * from {contract.table_name}
-        where snapshot_id in (
-            select snapshot_id from sync_snapshots
-            where sync_id = (select sync_id from syncs order by started_at desc limit 1)
-        )"""
-        for contract in CONTRACTS
-    ],
+    """create table if not exists promeneurs (snapshot_id varchar, numero_ligne integer, nom varchar,
+        prenom varchar, email varchar, departement varchar, commune varchar, structure varchar,
+        type_structure varchar, profil varchar, date_signature_charte varchar, date_sortie varchar,
+        colonnes_extra varchar, cle_promeneur varchar)""",
+    """create table if not exists activites (snapshot_id varchar, numero_ligne integer, date varchar,
+        departement varchar, type_action varchar, intitule varchar, commune varchar, public varchar,
+        participants varchar, duree_jours varchar, commentaire varchar, colonnes_extra varchar)""",
+    """create table if not exists reponses (snapshot_id varchar, numero_ligne integer, horodateur varchar,
+        email varchar, departement varchar, supports varchar, reseaux varchar, echanges varchar,
+        publications varchar, interet_reseaux_sociaux varchar, interet_reseau_pdn varchar,
+        interet_formations varchar, interet_journees_echanges varchar, commentaires varchar,
+        colonnes_extra varchar, cle_repondant varchar)""",
 ]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the raw schema: applied once, in order, recorded in schema_version."""
+
+    version: int
+    description: str
+    apply: Callable[[duckdb.DuckDBPyConnection, bytes], None]
+
+
+def _create_v1(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    for statement in _V1_DDL:
+        con.execute(statement)
+
+
+def _rekey_roster(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Recompute the roster's keys with the identity rule wherever the personal columns are still there."""
+    rows = con.execute(
+        "select rowid, email, nom, prenom, structure from promeneurs "
+        "where coalesce(email, nom, prenom) is not null"
+    ).df()
+    if rows.empty:
+        return
+    people, names = roster_identities(rows)
+    rows["cle_promeneur"] = pseudonymise(people, key)
+    rows[NAME_KEY_COLUMN] = pseudonymise(names, key)
+    con.register("nouvelles_cles", rows[["rowid", "cle_promeneur", NAME_KEY_COLUMN]])
+    con.execute(
+        f"update promeneurs set cle_promeneur = n.cle_promeneur, {NAME_KEY_COLUMN} = n.{NAME_KEY_COLUMN} "
+        "from nouvelles_cles as n where promeneurs.rowid = n.rowid"
+    )
+    con.unregister("nouvelles_cles")
+
+
+def _rekey_respondents(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    rows = con.execute("select rowid, email from reponses where email is not null").df()
+    if rows.empty:
+        return
+    rows["cle_repondant"] = pseudonymise(respondent_identities(rows), key)
+    con.register("nouvelles_cles", rows[["rowid", "cle_repondant"]])
+    con.execute(
+        "update reponses set cle_repondant = n.cle_repondant from nouvelles_cles as n where reponses.rowid = n.rowid"
+    )
+    con.unregister("nouvelles_cles")
+
+
+def _v2_bounds_and_identity(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    con.execute("alter table syncs add column if not exists parametres varchar")
+    # Syncs landed before the bounds existed are replayed with the defaults of this release.
+    con.execute(
+        "update syncs set parametres = ? where parametres is null",
+        [json.dumps({"bornes": Bounds().as_record()})],
+    )
+    con.execute(f"alter table promeneurs add column if not exists {NAME_KEY_COLUMN} varchar")
+    _rekey_roster(con, key)
+    _rekey_respondents(con, key)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "historique initial : synchronisations, instantanés, lignes des onglets", _create_v1),
+    Migration(
+        2,
+        "bornes de plausibilité de chaque synchronisation ; clés selon la règle d'identité (e-mail normalisé, "
+        "sinon nom et structure)",
+        _v2_bounds_and_identity,
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def _current_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Views of the rows of the latest sync (fresh or reused snapshots), for support and debugging."""
+    for contract in CONTRACTS:
+        con.execute(
+            f"""create or replace view {contract.table_name}_courant as
+            select * from {contract.table_name}
+            where snapshot_id in (
+                select snapshot_id from sync_snapshots
+                where sync_id = (select sync_id from syncs order by started_at desc limit 1)
+            )"""
+        )
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The raw history's schema version: 0 for an empty file, 1 for a file of the first release."""
+    tables = {row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()}
+    if "schema_version" in tables:
+        return int(con.execute("select max(version) from schema_version").fetchone()[0] or 0)
+    return 1 if "syncs" in tables else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, key: bytes) -> list[int]:
+    """Apply the pending migrations (the caller holds a transaction); return the versions applied."""
+    current = schema_version(con)
+    con.execute(
+        "create table if not exists schema_version (version integer, description varchar, applied_at timestamp)"
+    )
+    if current == 1 and not con.execute("select count(*) from schema_version").fetchone()[0]:
+        con.execute("insert into schema_version values (1, ?, ?)", [MIGRATIONS[0].description, datetime.now()])
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version > current:
+            migration.apply(con, key)
+            con.execute(
+                "insert into schema_version values (?, ?, ?)",
+                [migration.version, migration.description, datetime.now()],
+            )
+            applied.append(migration.version)
+    _current_views(con)
+    return applied
 
 
 @dataclass(frozen=True)
@@ -64,31 +175,10 @@ class LandedSnapshot:
     rows: int
 
 
-def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
-    """Keyed HMAC of each identity (once per distinct value), so keys cannot be recomputed from a name."""
-    unique = values.dropna().unique()
-    digests = {
-        value: hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:20] for value in unique
-    }
-    return values.map(digests)
-
-
-def identity(frame: pd.DataFrame, table_name: str) -> pd.Series:
-    """Who a row is about: the e-mail, else (roster only) first and last name; None when blank."""
-    email = frame["email"].fillna("").str.strip().str.lower()
-    who = email.where(email != "", None)
-    if table_name == "promeneurs":
-        names = (frame["nom"].fillna("") + " " + frame["prenom"].fillna("")).map(normalise_label)
-        who = who.fillna(("nom:" + names).where(names != "", None))
-    return who
-
-
 def extras_as_json(cells: pd.DataFrame, extras: dict[str, int]) -> np.ndarray:
     """The extra columns of each row as one JSON object (header -> text), built in DuckDB, not row by row."""
     columns = cells[list(extras.values())].set_axis([f"c{i}" for i in range(len(extras))], axis=1)
-    pairs = ", ".join(
-        "'" + header.replace("'", "''") + f"', c{i}" for i, header in enumerate(extras)
-    )
+    pairs = ", ".join("'" + header.replace("'", "''") + f"', c{i}" for i, header in enumerate(extras))
     with duckdb.connect() as con:
         con.register("extra_cells", columns)
         return con.execute(f"select cast(json_object({pairs}) as varchar) from extra_cells").df().iloc[:, 0].to_numpy()
@@ -108,9 +198,13 @@ def landing_frame(snapshot: TabSnapshot, snapshot_id: str, key: bytes) -> pd.Dat
         frame[name] = cells[position].to_numpy() if position is not None else None
     extras = snapshot.mapping.extra_positions
     frame["colonnes_extra"] = extras_as_json(cells, extras) if extras and len(cells) else None
-    key_column = IDENTITY_KEY_COLUMN.get(snapshot.contract.table_name)
-    if key_column:
-        frame[key_column] = pseudonymise(identity(frame, snapshot.contract.table_name), key)
+    table = snapshot.contract.table_name
+    if table == "promeneurs":
+        people, names = roster_identities(frame)
+        frame["cle_promeneur"] = pseudonymise(people, key)
+        frame[NAME_KEY_COLUMN] = pseudonymise(names, key)
+    elif table == "reponses":
+        frame["cle_repondant"] = pseudonymise(respondent_identities(frame), key)
     return frame
 
 
@@ -135,10 +229,11 @@ def _snapshot_record(snapshot: TabSnapshot, snapshot_id: str, sync_id: str, sour
     }
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw history tables on first use."""
-    for statement in RAW_DDL:
-        con.execute(statement)
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection, key: bytes = b"") -> None:
+    """Bring a raw history (new or from an earlier release) to the current schema, in one transaction."""
+    con.execute("begin transaction")
+    migrate(con, key)
+    con.execute("commit")
 
 
 def append_by_name(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -158,16 +253,19 @@ def land_sync(
     snapshots: list[TabSnapshot],
     reused_snapshot_ids: list[str],
     key: bytes,
+    bounds: Bounds = Bounds(),
 ) -> list[LandedSnapshot]:
     """Append one sync's snapshots to the raw history in a single transaction (all or nothing)."""
     raw_db.parent.mkdir(parents=True, exist_ok=True)
     landed = []
     with duckdb.connect(str(raw_db)) as con:
-        ensure_raw_schema(con)
         con.execute("begin transaction")
+        migrate(con, key)
         con.execute(
-            "insert into syncs values (?, ?, ?, ?)",
-            [sync_id, datetime.now(), source_kind, json.dumps(list(departements))],
+            "insert into syncs by name select ? as sync_id, ? as started_at, ? as source_kind, "
+            "? as departements, ? as parametres",
+            [sync_id, datetime.now(), source_kind, json.dumps(list(departements)),
+             json.dumps({"bornes": bounds.as_record()})],
         )
         for snapshot in snapshots:
             snapshot_id = uuid.uuid4().hex

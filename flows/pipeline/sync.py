@@ -1,4 +1,8 @@
-"""The nightly sync: extract -> land -> dbt build -> quality gate -> atomic publication -> run report."""
+"""The nightly sync: extract -> land -> dbt build -> quality gate -> atomic publication -> run report.
+
+Every task, and the flow itself, sits behind `flows.errors.error_boundary`: whatever fails, what leaves
+a task (and so what Prefect logs and stores) is a French message without cell content.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,22 @@ import json
 import os
 import signal
 import time
-import uuid
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from flows.errors import GateFailed, InputError, PdnError
+from flows.errors import (
+    GateFailed,
+    InputError,
+    PdnError,
+    SyncAlreadyRunning,
+    current_run_id,
+    error_boundary,
+    safe_error,
+)
 from flows.ops.notify import notify_failure
 from flows.outputs.report import report_after_sync
 from flows.pipeline.land import LandedSnapshot, land_sync
@@ -24,38 +34,20 @@ from flows.pipeline.publish import (
     candidate_path,
     file_checksum,
     remove_stale_candidates,
+    set_aside_stale_wal,
     swap_in,
     warehouse_lock,
 )
+from flows.pipeline.run_report import RunReport, write_run_report
 from flows.pipeline.transform import dbt_build
 from flows.settings import SAMPLE_DIR, Settings, load_settings
 from flows.sources.config import SourceConfig, load_source_config
 from flows.sources.files import extract_files
 from flows.sources.snapshot import TabSnapshot
+from flows.storage import ensure_private_dir, private_umask
 
-
-@dataclass
-class RunReport:
-    """Machine-readable account of one run; holds no cell content, so no personal data."""
-
-    run_id: str
-    statut: str = "en_cours"  # publie | bloque | erreur_entree | refuse
-    source: str = ""
-    debut: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    fin: str | None = None
-    lignes_lues: list[dict] = field(default_factory=list)
-    requetes_sheets: int = 0
-    quarantaine: list[dict] = field(default_factory=list)
-    controles_en_echec: list[dict] = field(default_factory=list)
-    durees_secondes: dict[str, float] = field(default_factory=dict)
-    fichier_publie: str | None = None
-    sha256: str | None = None
-    message: str | None = None
-
-
-def new_sync_id() -> str:
-    """Sortable, unique id: UTC time plus a random suffix."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+# What a failed run's report says about it, by kind of error.
+_STATUS_OF_ERROR = ((SyncAlreadyRunning, "refuse"), (InputError, "erreur_entree"), (GateFailed, "bloque"))
 
 
 @dataclass(frozen=True)
@@ -83,8 +75,9 @@ def plan_sources(settings: Settings, source_dir: Path | None) -> SourcePlan:
 
 
 @task(name="extraire", cache_policy=NONE)
+@error_boundary
 def extract_task(plan: SourcePlan, settings: Settings, full: bool) -> tuple[list[TabSnapshot], list[str], int]:
-    """Read every configured tab; returns snapshots, reused snapshot ids and Sheets requests made."""
+    """Read every configured tab; returns snapshots, reused snapshot ids and Google requests made."""
     if plan.kind == "fichiers":
         return extract_files(plan.folder, plan.config), [], 0
     from flows.sources.sheets import extract_sheets
@@ -93,32 +86,45 @@ def extract_task(plan: SourcePlan, settings: Settings, full: bool) -> tuple[list
 
 
 @task(name="charger_brut", cache_policy=NONE)
+@error_boundary
 def land_task(
     settings: Settings, sync_id: str, plan: SourcePlan, snapshots: list[TabSnapshot], reused: list[str]
 ) -> list[LandedSnapshot]:
-    """Append the snapshots to the raw history."""
-    return land_sync(
-        settings.raw_db, sync_id, plan.kind, plan.config.departements, snapshots, reused, settings.pseudonym_key()
-    )
+    """Append the snapshots to the raw history (owner-only files: personal data)."""
+    with private_umask():
+        return land_sync(
+            settings.raw_db,
+            sync_id,
+            plan.kind,
+            plan.config.departements,
+            snapshots,
+            reused,
+            settings.pseudonym_key(),
+            bounds=plan.config.bounds,
+        )
 
 
 @task(name="transformer_dbt", cache_policy=NONE)
+@error_boundary
 def transform_task(settings: Settings, replay_sync_id: str | None, work_db: Path) -> None:
     """dbt build; a failed model or dbt test stops the run before anything is published."""
     work_db.unlink(missing_ok=True)
-    outcome = dbt_build(work_db, settings.raw_db, settings.private_dir / "dbt", replay_sync_id)
+    with private_umask():
+        outcome = dbt_build(work_db, settings.raw_db, settings.private_dir / "dbt", replay_sync_id)
     if not outcome.success:
         details = "; ".join(f"{f['noeud']} ({f['statut']})" for f in outcome.failures[:10])
         raise GateFailed(f"La transformation dbt a échoué : {details}. Rien n'a été publié.")
 
 
 @task(name="assembler_candidat", cache_policy=NONE)
+@error_boundary
 def assemble_task(work_db: Path, candidate_db: Path, metadata: dict) -> list[str]:
     """Copy the publishable marts into a fresh candidate file."""
     return assemble_candidate(work_db, candidate_db, metadata)
 
 
 @task(name="controler_qualite", cache_policy=NONE)
+@error_boundary
 def validate_task(
     candidate_db: Path, previous_db: Path | None, run_id: str, docs_dir: Path, departements: tuple[str, ...]
 ):
@@ -129,10 +135,11 @@ def validate_task(
 
 
 @task(name="publier", cache_policy=NONE)
+@error_boundary
 def publish_task(candidate_db: Path, published_db: Path) -> str:
-    """Swap the validated candidate in; returns its checksum."""
+    """Swap the validated candidate in and read it back; returns its checksum."""
     checksum = file_checksum(candidate_db)
-    swap_in(candidate_db, published_db)
+    swap_in(candidate_db, published_db, checksum)
     return checksum
 
 
@@ -155,21 +162,16 @@ def quarantined_rows(work_db: Path) -> list[dict]:
     return [{"tableur": s, "onglet": o, "ligne": n, "motif": m} for s, o, n, m in rows]
 
 
-def write_run_report(report: RunReport, runs_dir: Path) -> Path:
-    """Write the run report as JSON next to the warehouse; `dernier.json` is the latest."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    report.fin = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    payload = json.dumps(asdict(report), ensure_ascii=False, indent=2)
-    path = runs_dir / f"{report.run_id}.json"
-    path.write_text(payload, encoding="utf-8")
-    (runs_dir / "dernier.json").write_text(payload, encoding="utf-8")
-    return path
-
-
 def failpoint(step: str) -> None:
-    """Crash-test hook: PDN_FAILPOINT=avant_<step> kills this process (SIGKILL) just before that step."""
-    if os.environ.get("PDN_FAILPOINT") == f"avant_{step}":
+    """Crash-test hooks, before a step: PDN_FAILPOINT=avant_<step> kills this process (SIGKILL);
+    PDN_FAILPOINT=erreur_<step> raises an unexpected error that quotes the sample roster's bytes, as a
+    decoding error of a real file would (to prove the error boundary keeps them out of every log)."""
+    wanted = os.environ.get("PDN_FAILPOINT")
+    if wanted == f"avant_{step}":
         os.kill(os.getpid(), signal.SIGKILL)
+    if wanted == f"erreur_{step}":
+        content = (SAMPLE_DIR / "Suivi - Promeneurs.csv").read_bytes()
+        raise UnicodeDecodeError("utf-8", content, 0, 1, "invalid start byte")
 
 
 class _Stopwatch:
@@ -187,6 +189,32 @@ class _Stopwatch:
             self.report.durees_secondes[step] = round(time.perf_counter() - started, 3)
 
 
+def _prepare(settings: Settings, report: RunReport) -> None:
+    """Under the lock, before anything else: leftovers of killed runs, and the private folder's permissions."""
+    remove_stale_candidates(settings.published_db)
+    event = set_aside_stale_wal(settings.published_db)
+    report.evenements += [event] if event else []
+    report.evenements += ensure_private_dir(settings.private_dir)
+    for event in report.evenements:
+        get_run_logger().warning(event)
+
+
+def _extract_and_land(settings: Settings, report: RunReport, source_dir: Path | None, full: bool) -> None:
+    timed = _Stopwatch(report)
+    plan = plan_sources(settings, source_dir)
+    report.source = plan.kind if plan.folder is None else f"{plan.kind} ({plan.folder})"
+    snapshots, reused, requests = timed("extraction", extract_task, plan, settings, full)
+    report.requetes_sheets = requests
+    notes = {(s.spreadsheet.title, s.tab): s.reading_note for s in snapshots}
+    landed = timed("chargement", land_task, settings, report.run_id, plan, snapshots, reused)
+    report.lignes_lues = [
+        {"tableur": s.spreadsheet_title, "onglet": s.tab, "lignes": s.rows}
+        | ({"lecture": notes[(s.spreadsheet_title, s.tab)]} if notes.get((s.spreadsheet_title, s.tab)) else {})
+        for s in landed
+    ]
+    get_run_logger().info("%d onglets chargés dans l'historique brut", len(landed))
+
+
 def _run(
     settings: Settings,
     report: RunReport,
@@ -194,8 +222,7 @@ def _run(
     full: bool,
     replay: str | None,
     accept_drop: bool,
-) -> RunReport:
-    logger = get_run_logger()
+) -> None:
     timed = _Stopwatch(report)
     sync_id = report.run_id
     if replay:
@@ -204,15 +231,7 @@ def _run(
         if not settings.raw_db.exists():
             raise InputError("Aucun historique brut : rien à rejouer.")
     else:
-        plan = plan_sources(settings, source_dir)
-        report.source = plan.kind if plan.folder is None else f"{plan.kind} ({plan.folder})"
-        snapshots, reused, requests = timed("extraction", extract_task, plan, settings, full)
-        report.requetes_sheets = requests
-        landed = timed("chargement", land_task, settings, sync_id, plan, snapshots, reused)
-        report.lignes_lues = [
-            {"tableur": s.spreadsheet_title, "onglet": s.tab, "lignes": s.rows} for s in landed
-        ]
-        logger.info("%d onglets chargés dans l'historique brut", len(landed))
+        _extract_and_land(settings, report, source_dir, full)
     departements = network_departements(settings.raw_db, sync_id)
     work_db = settings.private_dir / "build" / "work.duckdb"
     work_db.parent.mkdir(parents=True, exist_ok=True)
@@ -231,46 +250,53 @@ def _run(
     ]
     if not gate.passed:
         candidate.unlink(missing_ok=True)
-        report.statut = "bloque"
         raise GateFailed("Le contrôle qualité a bloqué la publication : l'entrepôt publié n'a pas changé.")
     report.sha256 = timed("publication", publish_task, candidate, settings.published_db)
     report.fichier_publie = str(settings.published_db)
     report.statut = "publie"
-    logger.info("Entrepôt publié : %s", settings.published_db)
-    return report
+    get_run_logger().info("Entrepôt publié : %s", settings.published_db)
+
+
+def _failed(report: RunReport, error: BaseException) -> PdnError:
+    """Record a failure in the report; return the error as it may be shown (no cell content)."""
+    safe = safe_error(error)
+    report.statut = next((status for kind, status in _STATUS_OF_ERROR if isinstance(safe, kind)), "echec")
+    report.message = str(safe)
+    safe.report = report.as_dict()  # type: ignore[attr-defined]
+    return safe
 
 
 @flow(name="nightly_sync", log_prints=False)
 def nightly_sync(
     source_dir: str | None = None, full: bool = False, replay: str | None = None, accept_drop: bool = False
 ) -> dict:
-    """One sync of the Promeneurs du Net warehouse; raises a PdnError (with its exit code) on failure."""
-    settings = load_settings()
-    report = RunReport(run_id=new_sync_id())
+    """One sync of the Promeneurs du Net warehouse; raises a PdnError (with its exit code) on failure.
+
+    A run report is written whatever the outcome, refusals included; failures send an alert.
+    """
+    report = RunReport()
+    token = current_run_id.set(report.run_id)
     try:
-        with warehouse_lock(settings.lock_file):
-            remove_stale_candidates(settings.published_db)
-            try:
-                _run(settings, report, Path(source_dir) if source_dir else None, full, replay, accept_drop)
-            except InputError as err:
-                report.statut, report.message = "erreur_entree", str(err)
-                raise
-            except PdnError as err:
-                report.statut, report.message = "bloque", str(err)
-                raise
-            except Exception as err:
-                report.statut, report.message = "echec", f"Erreur inattendue : {type(err).__name__}"
-                raise
-            finally:
-                write_run_report(report, settings.runs_dir)
-    except PdnError as err:
-        if report.statut == "en_cours":
-            report.statut, report.message = "refuse", str(err)
-        err.report = asdict(report)  # type: ignore[attr-defined]
-        notify_failure(err.report)
-        raise
-    except Exception:
-        notify_failure(asdict(report))
-        raise
+        settings = load_settings()
+        try:
+            with warehouse_lock(settings.lock_file):
+                try:
+                    _prepare(settings, report)
+                    _run(settings, report, Path(source_dir) if source_dir else None, full, replay, accept_drop)
+                except Exception as error:  # noqa: BLE001 (the flow's error boundary)
+                    raise _failed(report, error) from None
+                finally:
+                    ensure_private_dir(settings.private_dir)  # what dbt and DuckDB created stays owner-only
+                    write_run_report(report, settings.runs_dir)
+        except SyncAlreadyRunning as error:  # refused: nothing changed, but the refusal is reported too
+            safe = _failed(report, error)
+            write_run_report(report, settings.runs_dir)
+            raise safe from None
+    except Exception as error:  # noqa: BLE001
+        safe = error if hasattr(error, "report") else _failed(report, error)
+        notify_failure(report.as_dict())
+        raise safe from None
+    finally:
+        current_run_id.reset(token)
     report_after_sync(settings)  # latest year's bilan + CAF exports in warehouse/rapports; logs, never raises
-    return asdict(report)
+    return report.as_dict()

@@ -14,6 +14,7 @@ import contextlib
 import copy
 import datetime as dt
 import functools
+import html
 import logging
 import math
 import os
@@ -74,7 +75,7 @@ RATIO_LIGNES_LUES_MIN = 0.5
 
 NATURES = ("compte", "jours", "taux")
 INDICATEURS_COLUMNS = ("annee", "departement", "indicateur", "valeur")
-DEFINITIONS_COLUMNS = ("indicateur", "libelle", "nature", "additif", "ordre", "description")
+DEFINITIONS_COLUMNS = ("indicateur", "libelle", "nature", "additif", "domaine", "ordre", "description")
 MAX_EXAMPLES = 5  # unexpected rows quoted in a failure's details
 # Runs kept in the Data Docs folder: each kept run makes the next docs build slower (~10 ms a run).
 DATA_DOCS_RUNS_KEPT = 30
@@ -171,7 +172,14 @@ def _indicateurs_rules() -> list[Expectation]:
         _rule("ExpectColumnValuesToNotBeNull", CRITIQUE,
               f"La colonne « {column} » de {table} contient des valeurs vides.", column=column)
         for column in INDICATEURS_COLUMNS
+        if column != "valeur"
     ]
+    # A questionnaire figure of a year without campaign was never measured: it is null, never 0.
+    rules.append(
+        _rule("ExpectColumnValuesToNotBeNull", CRITIQUE,
+              f"Un indicateur mesuré chaque année (hors questionnaire) est vide dans {table}.",
+              column="valeur", row_condition=_col("domaine") != "questionnaire")
+    )
     rules += [
         _rule("ExpectCompoundColumnsToBeUnique", CRITIQUE,
               "Un même indicateur apparaît plusieurs fois pour une même année et un même département.",
@@ -446,15 +454,16 @@ def _read_table(db: Path, table: str) -> pd.DataFrame | None:
 
 
 def _indicateurs_frame(indicateurs: pd.DataFrame, definitions: pd.DataFrame | None) -> pd.DataFrame:
-    """Indicators with the `nature` of their definition (used to scope the 'taux' range check)."""
-    frame = indicateurs.drop(columns=["nature"], errors="ignore")
+    """Indicators with the `nature` and `domaine` of their definition (they scope the range and null checks)."""
+    frame = indicateurs.drop(columns=["nature", "domaine"], errors="ignore")
     if (
         definitions is None
         or "indicateur" not in frame.columns
-        or not {"indicateur", "nature"} <= set(definitions.columns)
+        or not {"indicateur", "nature", "domaine"} <= set(definitions.columns)
     ):
-        return frame.assign(nature=pd.Series(pd.NA, index=frame.index, dtype="object"))
-    natures = definitions[["indicateur", "nature"]].drop_duplicates("indicateur")
+        missing = pd.Series(pd.NA, index=frame.index, dtype="object")
+        return frame.assign(nature=missing, domaine=missing)
+    natures = definitions[["indicateur", "nature", "domaine"]].drop_duplicates("indicateur")
     return frame.merge(natures, on="indicateur", how="left")
 
 
@@ -526,7 +535,23 @@ def _load_frames(
         current.columns
     ):
         frames[COMPARISON_SUITE] = comparison_frame(current, previous)
-    return frames, failures, _read_table(candidate_db, "qualite.quarantaine")
+    return {name: _html_safe(frame) for name, frame in frames.items()}, failures, _read_table(
+        candidate_db, "qualite.quarantaine"
+    )
+
+
+def _html_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells HTML-escaped: GX writes unexpected values into Data Docs pages without escaping them.
+
+    Titles of spreadsheets and tabs are typed by people; `_details` unescapes them for the run report.
+    """
+    text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    if not text:
+        return frame
+    escaped = frame.copy()
+    for column in text:
+        escaped[column] = frame[column].map(lambda v: html.escape(v, quote=True) if isinstance(v, str) else v)
+    return escaped
 
 
 def _previous_lignes_lues(previous_db: Path | None) -> pd.DataFrame | None:
@@ -587,8 +612,17 @@ def _details(result: ExpectationValidationResult) -> dict:
     return _native({
         "lignes_en_erreur": outcome.get("unexpected_count"),
         "lignes_controlees": outcome.get("element_count"),
-        "exemples": list(examples[:MAX_EXAMPLES]),
+        "exemples": [_unescaped(example) for example in examples[:MAX_EXAMPLES]],
     })
+
+
+def _unescaped(value: Any) -> Any:
+    """Undo `_html_safe` on a value quoted back from GX's results."""
+    if isinstance(value, str):
+        return html.unescape(value)
+    if isinstance(value, dict):
+        return {key: _unescaped(item) for key, item in value.items()}
+    return value
 
 
 def _missing_columns(outcome: dict) -> dict:

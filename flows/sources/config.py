@@ -1,4 +1,9 @@
-"""The source configuration file (sources.toml): which spreadsheets to read and what they hold."""
+"""The source configuration file (sources.toml): which spreadsheets to read and what they hold.
+
+The file is validated with a schema (pydantic): every error is a French message naming the file, the
+line, the field and how to fix it. A configuration that could publish a wrong figure (the same
+spreadsheet declared twice, a campaign whose year does not match its dates) is refused, never guessed.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,32 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from flows.errors import InputError
+from flows.sources.contract import normalise_label
 
-_KEY_IN_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+_KEY_IN_URL = re.compile(r"/(?:spreadsheets|forms|document)/d/(?:e/)?([A-Za-z0-9_-]+)")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{10,}$")
+_DEPARTEMENT = re.compile(r"^(0?[1-9]|[1-8][0-9]|9[0-5]|2[ABab]|97[1-6])$")
+
+
+def spreadsheet_key(key_or_url: str, where: str) -> str:
+    """Accept a bare key or any Google Sheets / Forms / Docs URL; return the key."""
+    value = key_or_url.strip()
+    match = _KEY_IN_URL.search(value)
+    if match:
+        return match.group(1)
+    if _KEY.match(value):
+        return value
+    raise InputError(f"{where} : « {value} » n'est ni une clé ni une adresse de document Google.")
+
+
+# ----------------------------------------------------------------------------------------------
+# What the rest of the code uses
+# ----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -25,7 +51,7 @@ class Campaign:
 
 @dataclass(frozen=True)
 class SpreadsheetSource:
-    """One spreadsheet: a Suivi (roster + activity log) or a questionnaire's response sheet."""
+    """One source document: a Suivi (roster + activity log) or a questionnaire's responses."""
 
     kind: str  # 'suivi' | 'questionnaire'
     title: str  # the spreadsheet's title; for the files source, the export's file-name prefix
@@ -34,76 +60,306 @@ class SpreadsheetSource:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """Plausibility bounds: a value outside them quarantines its row (configurable in [bornes])."""
+
+    date_min: date = date(2010, 1, 1)  # no Promeneur, action or answer before the network could exist
+    mois_sortie_future: int = 12  # an exit may be announced this many months ahead of the sync
+    participants_max: int = 1000
+    duree_jours_max: float = 10.0
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-friendly form, recorded with each sync so that replays apply the same bounds."""
+        return {
+            "date_min": self.date_min.isoformat(),
+            "mois_sortie_future": self.mois_sortie_future,
+            "participants_max": self.participants_max,
+            "duree_jours_max": self.duree_jours_max,
+        }
+
+
+@dataclass(frozen=True)
 class SourceConfig:
-    """The network's departments and its spreadsheets."""
+    """The network's départements, its spreadsheets and the plausibility bounds."""
 
     departements: tuple[str, ...]
     spreadsheets: tuple[SpreadsheetSource, ...]
+    bounds: Bounds = Bounds()
 
 
-def spreadsheet_key(key_or_url: str, where: str) -> str:
-    """Accept a bare key or any Google Sheets URL; return the key."""
-    value = key_or_url.strip()
-    match = _KEY_IN_URL.search(value)
-    if match:
-        return match.group(1)
-    if _KEY.match(value):
-        return value
-    raise InputError(f"{where} : « {value} » n'est ni une clé ni une adresse de Google Sheets.")
+# ----------------------------------------------------------------------------------------------
+# The schema of sources.toml
+# ----------------------------------------------------------------------------------------------
 
 
-def _as_date(value: object, where: str) -> date:
-    if isinstance(value, date):
-        return value
+def _code_departement(value: Any) -> str:
+    text = str(value).strip()
+    if not _DEPARTEMENT.match(text):
+        raise ValueError(f"« {text} » n'est pas un code de département (par exemple \"03\" ou \"63\")")
+    return text.upper().zfill(2)
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    titre: Annotated[str, Field(min_length=1)]
+    cle: str | None = None
+
+
+class _Suivi(_Entry):
+    pass
+
+
+class _Questionnaire(_Entry):
+    annee: Annotated[int, Field(ge=2000, le=2100)]
+    ouverture: date
+    cloture: date
+
+    @model_validator(mode="after")
+    def _dates_agree(self) -> _Questionnaire:
+        if self.cloture < self.ouverture:
+            raise ValueError("la clôture précède l'ouverture de la campagne")
+        if self.annee not in (self.ouverture.year, self.cloture.year - 1):
+            raise ValueError(
+                f"l'année évaluée ({self.annee}) ne correspond pas aux dates de la campagne "
+                f"({self.ouverture:%d/%m/%Y} au {self.cloture:%d/%m/%Y}) : « annee » doit être l'année "
+                f"de l'ouverture ({self.ouverture.year}) ou l'année qui précède la clôture "
+                f"({self.cloture.year - 1})"
+            )
+        return self
+
+
+class _Bornes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date_min: date = Bounds.date_min
+    mois_sortie_future: Annotated[int, Field(ge=0, le=120)] = Bounds.mois_sortie_future
+    participants_max: Annotated[int, Field(ge=1)] = Bounds.participants_max
+    duree_jours_max: Annotated[float, Field(gt=0)] = Bounds.duree_jours_max
+
+
+class _SourcesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    departements: Annotated[list[Annotated[str, Field()]], Field(min_length=1)] = ["03", "63"]
+    bornes: _Bornes = _Bornes()
+    suivi: Annotated[list[_Suivi], Field(min_length=1)]
+    questionnaires: list[_Questionnaire] = []
+
+    @field_validator("departements", mode="before")
+    @classmethod
+    def _list_of_codes(cls, value: Any) -> list[str]:
+        if isinstance(value, str):
+            raise ValueError(
+                "« departements » doit être une liste entre crochets, chaque code entre guillemets : "
+                'departements = ["03", "63"]'
+            )
+        if not isinstance(value, list):
+            raise ValueError('« departements » doit être une liste : departements = ["03", "63"]')
+        codes = [_code_departement(code) for code in value]
+        repeated = sorted({code for code in codes if codes.count(code) > 1})
+        if repeated:
+            raise ValueError(f"le département {', '.join(repeated)} est indiqué deux fois")
+        return codes
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors that point at a line
+# ----------------------------------------------------------------------------------------------
+
+_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z_]+)\s*\]\]")
+_TABLE_HEADER = re.compile(r"^\s*\[\s*([A-Za-z_.]+)\s*\]")
+_KEY_LINE = re.compile(r'^\s*"?([^"=\s]+)"?\s*=')
+
+
+def _line_index(text: str) -> dict[tuple, int]:
+    """Line number of each (section, entry index, key) of the TOML text, for error messages."""
+    lines: dict[tuple, int] = {}
+    counts: dict[str, int] = {}
+    section: tuple = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _ARRAY_HEADER.match(line):
+            name = match.group(1)
+            counts[name] = counts.get(name, -1) + 1
+            section = (name, counts[name])
+            lines.setdefault(section, number)
+        elif match := _TABLE_HEADER.match(line):
+            section = tuple(match.group(1).split("."))
+            lines.setdefault(section, number)
+        elif match := _KEY_LINE.match(line):
+            lines.setdefault((*section, match.group(1)), number)
+    return lines
+
+
+def _entry_name(loc: tuple) -> str:
+    """« [[questionnaires]] n°2 » or « [bornes] » for a location of the document."""
+    if len(loc) >= 2 and loc[0] in ("suivi", "questionnaires") and isinstance(loc[1], int):
+        return f"[[{loc[0]}]] n°{loc[1] + 1}"
+    if len(loc) >= 1 and loc[0] == "bornes":
+        return "[bornes]"
+    return ""
+
+
+_TYPE_MESSAGES = {
+    "extra_forbidden": "champ inconnu (faute de frappe ? les champs permis sont décrits dans sources.example.toml)",
+    "int_parsing": "nombre entier attendu, sans guillemets (par exemple annee = 2019)",
+    "int_type": "nombre entier attendu, sans guillemets (par exemple annee = 2019)",
+    "int_from_float": "nombre entier attendu (sans décimale)",
+    "float_parsing": "nombre attendu, sans guillemets, avec un point décimal (par exemple 0.5)",
+    "float_type": "nombre attendu, sans guillemets, avec un point décimal (par exemple 0.5)",
+    "date_from_datetime_parsing": "date attendue au format AAAA-MM-JJ, sans guillemets (par exemple 2019-12-01)",
+    "date_parsing": "date attendue au format AAAA-MM-JJ, sans guillemets (par exemple 2019-12-01)",
+    "date_type": "date attendue au format AAAA-MM-JJ, sans guillemets (par exemple 2019-12-01)",
+    "date_from_datetime_inexact": "date sans heure attendue (AAAA-MM-JJ)",
+    "string_type": "texte attendu, entre guillemets",
+    "list_type": "liste attendue, entre crochets",
+    "too_short": "au moins une entrée est attendue",
+    "string_too_short": "ne doit pas être vide",
+    "greater_than_equal": "valeur trop petite",
+    "less_than_equal": "valeur trop grande",
+    "greater_than": "valeur trop petite",
+    "model_type": "section attendue",
+}
+
+
+def _describe(error: dict) -> str:
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    message = _TYPE_MESSAGES.get(error["type"], error["msg"])
+    if error["type"] in ("greater_than_equal", "less_than_equal", "greater_than"):
+        limit = next(iter(error.get("ctx", {}).values()), "")
+        message += f" (limite : {limit})"
+    if error["type"] not in ("missing", "extra_forbidden") and "input" in error and not isinstance(
+        error["input"], (dict, list)
+    ):
+        message += f" ; lu : « {error['input']} »"
+    return message
+
+
+def _validation_message(origin: str, err: ValidationError, lines: dict[tuple, int]) -> str:
+    """Every schema error as « file, line N, [[section]] n°k, champ « x » : what is wrong »."""
+    parts = []
+    for error in err.errors():
+        loc = tuple(error["loc"])
+        field = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
+        if error["type"] == "missing" and loc == ("suivi",):
+            parts.append("aucun tableur de suivi ([[suivi]]) n'est déclaré")
+            continue
+        if error["type"] == "missing":
+            entry = _entry_name(loc)
+            line = lines.get(loc[:2])
+            place = ", ".join(p for p in (f"ligne {line}" if line and entry else "", entry) if p)
+            parts.append(f"{place + ' : ' if place else ''}le champ « {field} » est obligatoire")
+            continue
+        line = lines.get(loc) or lines.get(loc[:-1] if len(loc) > 1 else loc) or lines.get(loc[:2])
+        if loc and loc[0] in ("suivi", "questionnaires") and len(loc) == 1:
+            line = None
+        where = ", ".join(
+            part
+            for part in (
+                f"ligne {line}" if line else "",
+                _entry_name(loc),
+                f"champ « {field} »" if field and field not in ("suivi", "questionnaires") or len(loc) == 1 else "",
+            )
+            if part
+        )
+        parts.append(f"{where} : {_describe(error)}" if where else _describe(error))
+    return f"{origin} : " + " ; ".join(parts) + "."
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+# ----------------------------------------------------------------------------------------------
+
+
+def _source(entry: _Entry, kind: str, where: str) -> SpreadsheetSource:
+    key = spreadsheet_key(entry.cle, where) if entry.cle else None
+    campaign = None
+    if isinstance(entry, _Questionnaire):
+        campaign = Campaign(annee=entry.annee, ouverture=entry.ouverture, cloture=entry.cloture)
+    return SpreadsheetSource(kind=kind, title=entry.titre, key=key, campaign=campaign)
+
+
+def _refuse_duplicates(origin: str, named: list[tuple[str, int | None, SpreadsheetSource]]) -> None:
+    """The same document declared twice would be counted twice: refuse, naming both entries."""
+    seen: dict[tuple[str, str], str] = {}
+    for label, line, source in named:
+        place = f"{label} (ligne {line})" if line else label
+        for what, value in (("la même clé", source.key), ("le même titre", normalise_label(source.title))):
+            if not value:
+                continue
+            first = seen.setdefault((what, value), place)
+            if first != place:
+                shown = source.key if what == "la même clé" else source.title
+                raise InputError(
+                    f"{origin} : {first} et {place} déclarent {what} (« {shown} ») : un même tableur "
+                    "déclaré deux fois serait compté deux fois. Supprimez l'une des deux entrées."
+                )
+
+
+def parse_source_config(document: dict, origin: str, text: str = "") -> SourceConfig:
+    """Build the configuration from a parsed TOML document; `text` (the file) lets errors name lines."""
+    lines = _line_index(text)
     try:
-        return date.fromisoformat(str(value))
-    except ValueError as err:
-        raise InputError(f"{where} : date « {value} » illisible (format attendu AAAA-MM-JJ).") from err
-
-
-def _campaign(entry: dict, where: str) -> Campaign:
-    try:
-        annee = int(entry["annee"])
-        ouverture = _as_date(entry["ouverture"], where)
-        cloture = _as_date(entry["cloture"], where)
-    except KeyError as err:
-        raise InputError(f"{where} : le champ « {err.args[0]} » est obligatoire.") from err
-    if cloture < ouverture:
-        raise InputError(f"{where} : la clôture précède l'ouverture de la campagne.")
-    return Campaign(annee=annee, ouverture=ouverture, cloture=cloture)
-
-
-def _spreadsheet(entry: dict, kind: str, where: str) -> SpreadsheetSource:
-    title = str(entry.get("titre", "")).strip()
-    if not title:
-        raise InputError(f"{where} : le champ « titre » est obligatoire.")
-    raw_key = str(entry.get("cle", "")).strip()
-    key = spreadsheet_key(raw_key, where) if raw_key else None
-    campaign = _campaign(entry, where) if kind == "questionnaire" else None
-    return SpreadsheetSource(kind=kind, title=title, key=key, campaign=campaign)
-
-
-def parse_source_config(document: dict, origin: str) -> SourceConfig:
-    """Build the configuration from a parsed TOML document."""
-    departements = tuple(str(code).strip() for code in document.get("departements", ["03", "63"]))
-    spreadsheets = [
-        _spreadsheet(entry, "suivi", f"{origin} [[suivi]] n°{number}")
-        for number, entry in enumerate(document.get("suivi", []), start=1)
+        parsed = _SourcesFile.model_validate(document)
+    except ValidationError as err:
+        raise InputError(_validation_message(origin, err, lines)) from None
+    named = [
+        (f"[[suivi]] n°{n}", lines.get(("suivi", n - 1)), _source(e, "suivi", f"{origin} [[suivi]] n°{n}"))
+        for n, e in enumerate(parsed.suivi, start=1)
     ] + [
-        _spreadsheet(entry, "questionnaire", f"{origin} [[questionnaires]] n°{number}")
-        for number, entry in enumerate(document.get("questionnaires", []), start=1)
+        (
+            f"[[questionnaires]] n°{n}",
+            lines.get(("questionnaires", n - 1)),
+            _source(e, "questionnaire", f"{origin} [[questionnaires]] n°{n}"),
+        )
+        for n, e in enumerate(parsed.questionnaires, start=1)
     ]
-    if not any(sheet.kind == "suivi" for sheet in spreadsheets):
-        raise InputError(f"{origin} : aucun tableur de suivi ([[suivi]]) n'est déclaré.")
-    return SourceConfig(departements=departements, spreadsheets=tuple(spreadsheets))
+    _refuse_duplicates(origin, named)
+    bornes = parsed.bornes
+    return SourceConfig(
+        departements=tuple(parsed.departements),
+        spreadsheets=tuple(source for _, _, source in named),
+        bounds=Bounds(bornes.date_min, bornes.mois_sortie_future, bornes.participants_max, bornes.duree_jours_max),
+    )
+
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _decoded(data: bytes, name: str) -> str:
+    """The file's text: UTF-8 without BOM, else a French error saying how to save it."""
+    how = (
+        "enregistrez-le en « UTF-8 » sans BOM (Bloc-notes : Fichier → Enregistrer sous → Codage : UTF-8 ; "
+        "LibreOffice ou VS Code : UTF-8)"
+    )
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{name} : le fichier commence par une marque d'ordre d'octets (BOM) ; {how}.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(f"{name} : ligne {line}, le texte n'est pas en UTF-8 (un accent enregistré en "
+                         f"Windows-1252 ou Latin-1 ?) ; {how}.") from None
 
 
 def load_source_config(path: Path) -> SourceConfig:
-    """Read sources.toml, with French errors naming the file."""
+    """Read sources.toml, with French errors naming the file, the line and the field."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise InputError(f"Fichier de configuration introuvable : {path}") from err
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"Fichier de configuration introuvable : {path}") from None
+    except OSError as err:
+        raise InputError(f"Fichier de configuration illisible : {path} ({err.strerror}).") from None
+    text = _decoded(data, path.name)
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path.name} : syntaxe incorrecte ({err}).") from err
-    return parse_source_config(document, path.name)
+        position = _TOML_POSITION.search(str(err))
+        where = f"ligne {position.group(1)}, colonne {position.group(2)}" if position else "fin du fichier"
+        raise InputError(
+            f"{path.name} : syntaxe incorrecte, {where} ({_TOML_POSITION.sub('', str(err)).strip()}). "
+            "Vérifiez les guillemets autour des textes, les crochets des listes, le signe = de chaque champ et "
+            "les noms de champs, sans accent (modèle : sources.example.toml)."
+        ) from None
+    return parse_source_config(document, path.name, text)

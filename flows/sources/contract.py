@@ -87,6 +87,10 @@ OPTIONAL_COLUMNS = {"commentaire", "commentaires", "intitule", "public"}
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 
 
+class MissingColumns(InputError):
+    """A header row lacks required columns (maybe it is not the header row at all)."""
+
+
 def normalise_label(label: str) -> str:
     """Header/tab matching key: case, accents, apostrophes and spacing do not matter."""
     decomposed = unicodedata.normalize("NFKD", str(label).translate(_APOSTROPHES))
@@ -141,7 +145,7 @@ def map_header(header: list[str], contract: TableContract, where: str) -> Header
     ]
     if missing:
         names = ", ".join(f"« {label} »" for label in missing)
-        raise InputError(f"{where} : colonne(s) obligatoire(s) introuvable(s) : {names}.")
+        raise MissingColumns(f"{where} : colonne(s) obligatoire(s) introuvable(s) : {names}.")
     return HeaderMapping(contract_positions=positions, extra_positions=extras)
 
 

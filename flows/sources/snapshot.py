@@ -9,9 +9,11 @@ import pandas as pd
 
 from flows.errors import InputError
 from flows.sources.config import SpreadsheetSource
-from flows.sources.contract import CONTRACTS, HeaderMapping, TableContract, map_header
+from flows.sources.contract import CONTRACTS, HeaderMapping, MissingColumns, TableContract, map_header
 
 SHEETS_EPOCH = datetime(1899, 12, 30)
+# How far below the first filled row a header row is looked for, to say where it is.
+HEADER_SEARCH_ROWS = 20
 
 
 @dataclass
@@ -28,6 +30,7 @@ class TabSnapshot:
     first_row_number: int  # sheet row number of cells' first row
     modified_time: str | None
     time_zone: str
+    reading_note: str | None = None  # how an export was decoded, when not plain UTF-8 with commas
 
 
 def cell_text(value: object) -> str:
@@ -53,11 +56,32 @@ def tab_from_rows(
     contract: TableContract,
     modified_time: str | None,
     time_zone: str = "Europe/Paris",
+    reading_note: str | None = None,
 ) -> TabSnapshot:
     """A tab given as rows of text (the API trims trailing empty cells, so rows are ragged)."""
     width = max((len(row) for row in rows), default=0)
     frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], columns=range(width), dtype=object)
-    return tab_from_frame(frame, spreadsheet, spreadsheet_id, tab, contract, modified_time, time_zone)
+    return tab_from_frame(frame, spreadsheet, spreadsheet_id, tab, contract, modified_time, time_zone, reading_note)
+
+
+def _header_row(frame: pd.DataFrame, filled: pd.Series, contract: TableContract, where: str) -> tuple[int, HeaderMapping]:
+    """The header is the first non-blank row; when it is not (a title above it), say where it really is."""
+    first = int(filled.to_numpy().argmax())
+    try:
+        return first, map_header(frame.iloc[first].tolist(), contract, where)
+    except MissingColumns as missing:
+        for index in range(first + 1, min(len(frame), first + 1 + HEADER_SEARCH_ROWS)):
+            try:
+                map_header(frame.iloc[index].tolist(), contract, where)
+            except InputError:
+                continue
+            cells = int((frame.iloc[first].str.strip() != "").sum())
+            raise InputError(
+                f"{where} : l'en-tête n'est pas en ligne {first + 1}. Cette ligne contient {cells} cellule(s) "
+                f"remplie(s) (un titre ?), et les colonnes attendues sont en ligne {index + 1}. Supprimez les "
+                f"lignes au-dessus de l'en-tête, pour que les colonnes soient nommées en ligne 1."
+            ) from None
+        raise missing from None
 
 
 def tab_from_frame(
@@ -68,6 +92,7 @@ def tab_from_frame(
     contract: TableContract,
     modified_time: str | None,
     time_zone: str = "Europe/Paris",
+    reading_note: str | None = None,
 ) -> TabSnapshot:
     """Split a tab (every cell as text, positional columns) into its header row and the rows below."""
     where = f"Tableur « {spreadsheet.title} », onglet « {tab} »"
@@ -75,21 +100,19 @@ def tab_from_frame(
     filled = frame.apply(lambda column: column.str.strip() != "").any(axis=1)
     if not filled.any():
         raise InputError(f"{where} : l'onglet est vide (aucune ligne d'en-tête).")
-    header_index = int(filled.to_numpy().argmax())
-    header = frame.iloc[header_index].tolist()
-    mapping = map_header(header, contract, where)
-    cells = frame.iloc[header_index + 1 :].reset_index(drop=True)
+    header_index, mapping = _header_row(frame, filled, contract, where)
     return TabSnapshot(
         spreadsheet=spreadsheet,
         spreadsheet_id=spreadsheet_id,
         tab=tab,
         contract=contract,
-        header=header,
+        header=frame.iloc[header_index].tolist(),
         mapping=mapping,
-        cells=cells,
+        cells=frame.iloc[header_index + 1 :].reset_index(drop=True),
         first_row_number=header_index + 2,
         modified_time=modified_time,
         time_zone=time_zone,
+        reading_note=reading_note,
     )
 
 

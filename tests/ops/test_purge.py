@@ -70,7 +70,7 @@ def build_raw(raw_db: Path) -> None:
         ensure_raw_schema(con)
         landed = set()
         for sync_id, started_at, snapshots in SYNCS:
-            con.execute("insert into syncs values (?, ?, 'sheets', '[\"03\", \"63\"]')", [sync_id, started_at])
+            con.execute("insert into syncs (sync_id, started_at, source_kind, departements) values (?, ?, 'sheets', '[\"03\", \"63\"]')", [sync_id, started_at])
             for snapshot_id in snapshots:
                 con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
                 if snapshot_id in landed:

@@ -3,25 +3,37 @@
 import multiprocessing
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from flows.errors import SyncAlreadyRunning
-from flows.pipeline.publish import assemble_candidate, swap_in, warehouse_lock
+from flows.pipeline.publish import (
+    PublicationFailed,
+    assemble_candidate,
+    file_checksum,
+    set_aside_stale_wal,
+    swap_in,
+    wal_path,
+    warehouse_lock,
+)
 
 
-def make_db(path, value):
+def make_db(path, value, published=True):
+    """A small database; `published` adds the run's metadata table that a published file carries."""
     with duckdb.connect(str(path)) as con:
         con.execute("create schema bilan; create schema qualite; create schema staging")
         con.execute(f"create table bilan.indicateurs_annuels as select {value} as valeur")
         con.execute("create table staging.secret as select 'lea@example.org' as email")
         con.execute("create view bilan.vue as select 1 as x")
+        if published:
+            con.execute(f"create table qualite.synchronisation as select 'run-{value}' as run_id")
 
 
 def test_candidate_holds_published_schemas_tables_only(tmp_path):
     work = tmp_path / "work.duckdb"
-    make_db(work, 1)
+    make_db(work, 1, published=False)
     tables = assemble_candidate(work, tmp_path / "candidate.duckdb", {"run_id": "r1", "sync_id": "s1"})
     assert tables == ["bilan.indicateurs_annuels", "qualite.synchronisation"]
     with duckdb.connect(str(tmp_path / "candidate.duckdb"), read_only=True) as con:
@@ -50,7 +62,7 @@ def test_reader_holding_the_published_file_keeps_old_data_new_reader_sees_new(tm
         [sys.executable, "-c", READER, str(published)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert reader.stdout.readline().strip() == "1"
-    swap_in(candidate, published)
+    swap_in(candidate, published, file_checksum(candidate))
     reader.stdin.write("\n")
     reader.stdin.flush()
     assert reader.stdout.readline().strip() == "1"  # the open connection still reads the old file
@@ -99,3 +111,39 @@ def test_pdn_sync_started_while_another_sync_runs_is_refused_with_exit_3(prefect
         holder.join(30)
     assert "Une synchronisation est déjà en cours" in capsys.readouterr().err
     assert not warehouse.published_db.exists()  # the refused run built and published nothing
+
+
+def leave_a_stale_wal(published: Path) -> None:
+    """What a process that held the published file read-write and was killed leaves behind."""
+    script = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute('set wal_autocheckpoint=\\'1GB\\'')\n"
+        "con.execute('create table bilan.note as select 42 as x')\n"
+        "os._exit(0)\n"  # no checkpoint, no close: the WAL stays
+    )
+    subprocess.run([sys.executable, "-c", script, str(published)], check=True, timeout=60)
+    assert wal_path(published).exists()
+
+
+def test_a_stale_wal_is_set_aside_and_the_new_file_opens(tmp_path):
+    published, candidate = tmp_path / "pdn.duckdb", tmp_path / "candidate.duckdb"
+    make_db(published, 1)
+    leave_a_stale_wal(published)
+    make_db(candidate, 2)
+    event = set_aside_stale_wal(published)
+    assert event and "mis de côté" in event and not wal_path(published).exists()
+    swap_in(candidate, published, file_checksum(candidate))
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select valeur from bilan.indicateurs_annuels").fetchone()[0] == 2
+
+
+def test_a_published_file_that_cannot_be_read_back_restores_the_previous_one(tmp_path):
+    published, candidate = tmp_path / "pdn.duckdb", tmp_path / "candidate.duckdb"
+    make_db(published, 1)
+    leave_a_stale_wal(published)  # not set aside: the swapped-in file would be read with a foreign WAL
+    before = published.read_bytes()
+    make_db(candidate, 2)
+    with pytest.raises(PublicationFailed, match="n'a pas pu être relu.*remis en place"):
+        swap_in(candidate, published, file_checksum(candidate))
+    assert published.read_bytes() == before

@@ -21,6 +21,13 @@ DEFINITIONS = [
     ("types_profils", "compte", False),
     ("questionnaire_taux_participation", "taux", False),
 ]
+
+
+def domain(indicateur: str) -> str:
+    """Where an indicator comes from, as the indicateurs seed says."""
+    return "questionnaire" if indicateur.startswith("questionnaire_") else "activites"
+
+
 # valeur by (annee, indicateur) -> (03, 63, ensemble); ateliers' ensemble adds one 03/63 action.
 VALUES = {
     2019: {
@@ -85,11 +92,11 @@ def build_candidate(path: Path) -> Path:
         con.execute("create schema bilan; create schema qualite;")
         con.execute(
             "create table bilan.definitions_indicateurs (indicateur varchar, libelle varchar, nature varchar,"
-            " additif boolean, ordre integer, description varchar)"
+            " additif boolean, domaine varchar, ordre integer, description varchar)"
         )
         con.executemany(
-            "insert into bilan.definitions_indicateurs values (?, ?, ?, ?, ?, ?)",
-            [(name, name.replace("_", " "), nature, additif, rank, "")
+            "insert into bilan.definitions_indicateurs values (?, ?, ?, ?, ?, ?, ?)",
+            [(name, name.replace("_", " "), nature, additif, domain(name), rank, "")
              for rank, (name, nature, additif) in enumerate(DEFINITIONS)],
         )
         con.execute(
@@ -226,9 +233,17 @@ def test_null_value_blocks(valid_db: Path, tmp_path: Path):
         valid_db, tmp_path, "update bilan.indicateurs_annuels set valeur = null where indicateur = 'ateliers'"
     )
     failure = assert_blocked_by(
-        result, "La colonne « valeur » de bilan.indicateurs_annuels contient des valeurs vides."
+        result, "Un indicateur mesuré chaque année (hors questionnaire) est vide dans bilan.indicateurs_annuels."
     )
     assert failure.details["lignes_en_erreur"] == 6
+
+
+def test_an_unmeasured_questionnaire_figure_may_be_null(valid_db: Path, tmp_path: Path):
+    result = gate(
+        valid_db, tmp_path,
+        "update bilan.indicateurs_annuels set valeur = null where indicateur = 'questionnaire_taux_participation'",
+    )
+    assert result.passed, [f.message for f in result.failures if f.severity == CRITIQUE]
 
 
 def test_duplicate_indicator_row_blocks(valid_db: Path, tmp_path: Path):

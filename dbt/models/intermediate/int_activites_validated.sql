@@ -17,7 +17,7 @@ types_action as (
 
 sync as (
 
-    select date_execution from {{ ref('stg_sheets__syncs') }}
+    select * from {{ ref('stg_sheets__syncs') }}
 
 ),
 
@@ -37,10 +37,10 @@ checked as (
             case
                 when activites.date_brut is null then 'Date manquante'
                 when activites.date_activite is null then 'Date illisible'
-                when activites.date_activite < make_date({{ var('annee_min_plausible') }}, 1, 1)
-                    or activites.date_activite
-                    > sync.date_execution + to_months({{ var('mois_futur_plausible') }})
-                    then 'Date invraisemblable'
+                when activites.date_activite < sync.date_min_plausible
+                    then 'Date invraisemblable (avant le ' || strftime(sync.date_min_plausible, '%d/%m/%Y') || ')'
+                when activites.date_activite > sync.date_execution
+                    then 'Date invraisemblable (postérieure à la synchronisation : action à venir ?)'
             end,
             case
                 when activites.departement_brut is null then 'Département manquant'
@@ -62,12 +62,17 @@ checked as (
                 when activites.participants_brut is not null
                     and (activites.participants is null or activites.participants < 0)
                     then 'Participants : pas un nombre entier positif ou nul'
+                when activites.participants > sync.participants_max
+                    then 'Participants : nombre invraisemblable (plus de ' || sync.participants_max || ')'
             end,
             case
                 when activites.duree_jours_brut is not null
                     and (activites.duree_jours is null or activites.duree_jours < 0)
                     then 'Durée illisible'
-                when activites.type_action = 'Formation' and activites.duree_jours is null
+                when activites.duree_jours > sync.duree_jours_max
+                    then 'Durée (jours) invraisemblable (plus de '
+                    || replace(cast(sync.duree_jours_max as varchar), '.0', '') || ' jours)'
+                when activites.type_action = 'Formation' and coalesce(activites.duree_jours, 0) = 0
                     then 'Durée manquante pour une Formation'
             end
         ) as motifs
@@ -95,7 +100,8 @@ final as (
         commune,
         type_action,
         indicateur,
-        public,
+        -- A descriptive value outside its list does not make the action invalid: it shows as such.
+        case when public_brut is not null then coalesce(public, 'non reconnu') end as public,
 
         -- measures
         participants,

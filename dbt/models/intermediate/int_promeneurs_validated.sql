@@ -1,5 +1,9 @@
 {#- Every roster row with its quarantine reasons (null when valid). A quarantined Promeneur never
-    counts in any indicator. Duplicates (same cle_promeneur): the first row in sheet order is kept. -#}
+    counts in any indicator.
+    Duplicates follow the identity rule (flows/identity.py): the same person is the same normalised
+    e-mail, or the same name and structure when the e-mail is blank. The first row in sheet order is
+    kept; a later row of the same person, or an ambiguous one (same name and structure as a row, one of
+    the two without e-mail), is quarantined with the row number of the first. -#}
 
 with
 
@@ -15,18 +19,44 @@ reseau as (
 
 ),
 
-ranked as (
+sync as (
+
+    select * from {{ ref('stg_sheets__syncs') }}
+
+),
+
+identified as (
 
     select
         promeneurs.*,
-        case
-            when promeneurs.cle_promeneur is not null
-                then row_number() over (
-                    partition by promeneurs.cle_promeneur
-                    order by promeneurs.spreadsheet_title, promeneurs.tab, promeneurs.numero_ligne
-                )
-        end as rang_doublon
+        -- Without an address the identity falls back to name + structure: both keys are then equal.
+        promeneurs.cle_promeneur is distinct from promeneurs.cle_nom_structure as a_email
     from promeneurs
+
+),
+
+ranked as (
+
+    select
+        identified.*,
+        case
+            when identified.cle_promeneur is not null then row_number() over personne
+        end as rang_doublon,
+        case
+            when identified.cle_promeneur is not null then first_value(identified.numero_ligne) over personne
+        end as ligne_premiere_occurrence,
+        -- A row without e-mail whose name and structure are also on a row with an e-mail.
+        case
+            when identified.cle_nom_structure is not null and not identified.a_email
+                then min(identified.numero_ligne) filter (where identified.a_email) over nom_structure
+        end as ligne_meme_nom_avec_email
+    from identified
+    window
+        personne as (
+            partition by identified.cle_promeneur
+            order by identified.spreadsheet_title, identified.tab, identified.numero_ligne
+        ),
+        nom_structure as (partition by identified.cle_nom_structure)
 
 ),
 
@@ -47,10 +77,21 @@ checked as (
             case
                 when ranked.date_signature_charte_brut is null then 'Date de signature de la charte manquante'
                 when ranked.date_signature_charte is null then 'Date de signature de la charte illisible'
+                when ranked.date_signature_charte < sync.date_min_plausible
+                    then 'Date de signature de la charte invraisemblable (avant le '
+                    || strftime(sync.date_min_plausible, '%d/%m/%Y') || ')'
+                when ranked.date_signature_charte > sync.date_execution
+                    then 'Date de signature de la charte postérieure à la synchronisation'
             end,
             case
                 when ranked.date_sortie_brut is not null and ranked.date_sortie is null
                     then 'Date de sortie illisible'
+                when ranked.date_sortie < sync.date_min_plausible
+                    then 'Date de sortie invraisemblable (avant le '
+                    || strftime(sync.date_min_plausible, '%d/%m/%Y') || ')'
+                when ranked.date_sortie > sync.date_execution + to_months(sync.mois_sortie_future)
+                    then 'Date de sortie invraisemblable (plus de ' || sync.mois_sortie_future
+                    || ' mois après la synchronisation)'
                 when ranked.date_sortie < ranked.date_signature_charte
                     then 'Date de sortie antérieure à la signature de la charte'
             end,
@@ -62,9 +103,18 @@ checked as (
                 when ranked.type_structure_brut is null then 'Type de structure manquant'
                 when ranked.type_structure is null then 'Type de structure hors liste'
             end,
-            case when ranked.rang_doublon > 1 then 'Promeneur en double' end
+            case
+                when ranked.rang_doublon > 1
+                    then 'Promeneur en double : même personne que la ligne '
+                    || ranked.ligne_premiere_occurrence
+                when ranked.ligne_meme_nom_avec_email is not null
+                    then 'Promeneur peut-être en double : même nom et même structure que la ligne '
+                    || ranked.ligne_meme_nom_avec_email
+                    || ', qui a une adresse e-mail (ajouter l''adresse ici ou supprimer la ligne en double)'
+            end
         ) as motifs
     from ranked
+    cross join sync
 
 ),
 

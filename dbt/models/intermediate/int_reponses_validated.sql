@@ -40,6 +40,11 @@ checked as (
             case
                 when reponses.horodateur_brut is null then 'Horodateur manquant'
                 when reponses.horodateur is null then 'Horodateur illisible'
+                when cast(reponses.horodateur as date)
+                    not between campagnes.campagne_ouverture and campagnes.campagne_cloture
+                    then 'Réponse hors période de la campagne (du '
+                    || strftime(campagnes.campagne_ouverture, '%d/%m/%Y') || ' au '
+                    || strftime(campagnes.campagne_cloture, '%d/%m/%Y') || ')'
             end,
             case when reponses.cle_repondant is null then 'Adresse e-mail manquante' end,
             case

@@ -1,4 +1,5 @@
-{#- One row per valid activity, for the BI tool. No free text (Intitulé, Commentaire). -#}
+{#- One row per valid activity, for the BI tool. Reference values, codes, numbers and dates only: no
+    free text (Intitulé, Commentaire, Commune), and the public as a value of its list. -#}
 
 with
 
@@ -24,7 +25,6 @@ final as (
         departement,
         type_action,
         indicateur,
-        commune,
         public,
 
         -- measures

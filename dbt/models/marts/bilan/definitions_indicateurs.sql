@@ -13,6 +13,7 @@ final as (
         libelle,
         nature,
         additif,
+        domaine,
         ordre,
         description
     from indicateurs

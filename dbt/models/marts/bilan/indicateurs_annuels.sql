@@ -1,5 +1,7 @@
 {#- The annual report: every indicator for every year and every network département plus
-    'ensemble' (0 when nothing happened). Two-département actions only appear in 'ensemble'. -#}
+    'ensemble' (0 when nothing happened). Two-département actions only appear in 'ensemble'.
+    A figure that was never measured is null, never 0: the questionnaire's indicators in a year that no
+    campaign evaluates. -#}
 
 with
 
@@ -19,7 +21,14 @@ departements as (
 
 indicateurs as (
 
-    select indicateur from {{ ref('indicateurs') }}
+    select indicateur, domaine from {{ ref('indicateurs') }}
+
+),
+
+campagnes as (
+
+    select distinct campagne_annee as annee from {{ ref('stg_sheets__campagnes') }}
+    where campagne_annee is not null
 
 ),
 
@@ -29,7 +38,8 @@ grille as (
     select
         annees.annee,
         departements.departement,
-        indicateurs.indicateur
+        indicateurs.indicateur,
+        indicateurs.domaine <> 'questionnaire' or annees.annee in (select annee from campagnes) as est_mesure
     from annees
     cross join departements
     cross join indicateurs
@@ -52,7 +62,7 @@ final as (
         cast(grille.annee as integer) as annee,
         cast(grille.departement as varchar) as departement,
         cast(grille.indicateur as varchar) as indicateur,
-        cast(coalesce(valeurs.valeur, 0) as double) as valeur
+        case when grille.est_mesure then cast(coalesce(valeurs.valeur, 0) as double) end as valeur
     from grille
     left join valeurs
         on valeurs.annee = grille.annee

@@ -1,11 +1,12 @@
-{#- Each indicator next to its value the year before, so the gate can flag implausible jumps.
-    variation_relative is null when there is no previous year or it was 0. -#}
+{#- Each measured indicator next to its value the year before, so the gate can flag implausible jumps.
+    variation_relative is null when there is no previous year, it was not measured or it was 0. -#}
 
 with
 
 indicateurs_annuels as (
 
     select * from {{ ref('indicateurs_annuels') }}
+    where valeur is not null
 
 ),
 

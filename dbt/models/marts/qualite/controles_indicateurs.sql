@@ -1,12 +1,14 @@
 {#- Consistency of indicateurs_annuels per year and indicator, for the quality gate: for additive
     indicators 'ensemble' must equal the départements plus the two-département actions
-    (ecart_somme = 0); counts must be whole numbers; no value may be negative. -#}
+    (ecart_somme = 0); counts must be whole numbers; no value may be negative. Only measured figures
+    are checked (a questionnaire indicator of a year without campaign is null everywhere). -#}
 
 with
 
 indicateurs_annuels as (
 
     select * from {{ ref('indicateurs_annuels') }}
+    where valeur is not null
 
 ),
 

@@ -27,6 +27,12 @@ types_action as (
 
 ),
 
+publics as (
+
+    select * from {{ ref('publics') }}
+
+),
+
 renamed as (
 
     select
@@ -48,7 +54,8 @@ renamed as (
         -- action
         {{ nettoyer_texte('source.type_action') }} as type_action_brut,
         types_action.libelle as type_action,
-        {{ nettoyer_texte('source.public') }} as public,
+        {{ nettoyer_texte('source.public') }} as public_brut,
+        publics.libelle as public,
 
         -- measures
         {{ nettoyer_texte('source.participants') }} as participants_brut,
@@ -60,6 +67,8 @@ renamed as (
     inner join snapshots on snapshots.snapshot_id = source.snapshot_id
     left join types_action
         on {{ normaliser_texte('types_action.libelle') }} = {{ normaliser_texte('source.type_action') }}
+    left join publics
+        on {{ normaliser_texte('publics.libelle') }} = {{ normaliser_texte('source.public') }}
 
 )
 

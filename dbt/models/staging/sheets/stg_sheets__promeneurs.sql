@@ -42,6 +42,7 @@ renamed as (
         snapshots.tab,
         source.numero_ligne,
         source.cle_promeneur,
+        source.cle_nom_structure,
 
         -- place
         {{ nettoyer_texte('source.departement') }} as departement_brut,

@@ -27,7 +27,13 @@ renamed as (
         cast(started_at as date) as date_execution,
 
         -- network
-        departements as departements_json
+        departements as departements_json,
+
+        -- plausibility bounds in force for this sync (sources.toml [bornes], recorded at landing)
+        cast(json_extract_string(parametres, '$.bornes.date_min') as date) as date_min_plausible,
+        cast(json_extract_string(parametres, '$.bornes.mois_sortie_future') as integer) as mois_sortie_future,
+        cast(json_extract_string(parametres, '$.bornes.participants_max') as integer) as participants_max,
+        cast(json_extract_string(parametres, '$.bornes.duree_jours_max') as double) as duree_jours_max
 
     from source
 

@@ -1,0 +1,72 @@
+"""Processes a killed sync leaves behind (Prefect's temporary API server) are found and stopped.
+
+`pdn sync` marks its environment before Prefect starts anything, so every child process inherits the
+mark with the sync's pid and start time. A later sync stops the marked processes whose sync is gone.
+Linux only (/proc); elsewhere it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+MARK = "PDN_SYNC_PROCESS"
+PROC = Path("/proc")
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of a process (field 22 of /proc/<pid>/stat): tells a reused pid apart."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def mark_this_process() -> None:
+    """Mark this process's environment: the children it starts will carry the mark."""
+    os.environ[MARK] = f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _alive(mark: str) -> bool:
+    pid, _, started = mark.partition(":")
+    return pid.isdigit() and _start_time(int(pid)) == started
+
+
+def _marked_processes() -> dict[int, str]:
+    """pid -> mark of every process of this user that carries a sync's mark (not this process)."""
+    found = {}
+    for entry in PROC.glob("[0-9]*") if PROC.is_dir() else []:
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        for variable in environ.split(b"\0"):
+            if variable.startswith(MARK.encode() + b"="):
+                found[pid] = variable.split(b"=", 1)[1].decode(errors="replace")
+    return found
+
+
+def stop_orphans(grace_seconds: float = 5.0) -> list[int]:
+    """Stop the processes left by syncs that no longer run; return their pids."""
+    orphans = [pid for pid, mark in _marked_processes().items() if not _alive(mark)]
+    for pid in orphans:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace_seconds
+    while orphans and time.monotonic() < deadline and any(_start_time(pid) for pid in orphans):
+        time.sleep(0.1)
+    for pid in orphans:
+        if _start_time(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return orphans
