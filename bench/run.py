@@ -540,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     loads["after sample"] = load_average()
 
     print("National network served by the Sheets emulator…", flush=True)
-    from tests.sheets_emulator import SheetsEmulator
+    from tests.google_emulator import SheetsEmulator
 
     national_scale = 1 / 64 if args.quick else 1.0
     t0 = time.perf_counter()

@@ -52,7 +52,7 @@ import re  # noqa: E402
 from datetime import datetime  # noqa: E402
 
 from flows.settings import SAMPLE_DIR  # noqa: E402
-from tests.sheets_emulator import SheetsEmulator, date_cell, sheets_emulator  # noqa: E402, F401
+from tests.google_emulator import SheetsEmulator, date_cell, google_emulator, sheets_emulator  # noqa: E402, F401
 
 SUIVI_KEY = "1SuiviPromeneursDuNet-03-63"
 QUESTIONNAIRE_KEY = "1Questionnaire2019-PdN-03-63"

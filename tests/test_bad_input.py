@@ -1,27 +1,277 @@
-"""Bad input: every case gets a clear error (exit 2) or a quarantine row with its sheet row and reason.
+"""Bad input, as coordinators really produce it, through `pdn sync`.
 
-Row rules are exercised in one real flow run: bad rows are appended to a copy of the sample, and each
-must come back quarantined at its own sheet row while the published 2019 figures stay exactly those of
-the sample (nothing bad was counted). Structural errors are checked where they are raised.
+Every case either stops with a French message and exit 2, leaving the published warehouse byte-identical,
+or is read: then every non-blank sheet row is counted or quarantined at its own row, and the published
+2019 figures stay exactly those of the sample (nothing bad was counted, nothing good was lost).
 """
 
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
 import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
-from flows.errors import InputError
-from flows.pipeline.sync import nightly_sync
-from flows.settings import SAMPLE_DIR, load_settings
-from flows.sources.config import load_source_config, parse_source_config
+from flows.cli import main
+from flows.settings import SAMPLE_DIR
 from flows.sources.contract import ACTIVITES, PROMENEURS, REPONSES, TableContract, map_header
-from flows.sources.files import extract_files
+from tests.conftest import use_warehouse
 from tests.pipeline.test_sync_sample import EXPECTED_2019, indicators
 
 PROMENEURS_FILE = "Suivi - Promeneurs.csv"
 ACTIVITES_FILE = "Suivi - Activités.csv"
 REPONSES_FILE = "Questionnaire 2019 - Réponses au formulaire 1.csv"
+TAB_OF_FILE = {PROMENEURS_FILE: "Promeneurs", ACTIVITES_FILE: "Activités", REPONSES_FILE: "Réponses au formulaire 1"}
+SAMPLE_QUARANTINE = {("Réponses au formulaire 1", 22), ("Activités", 47), ("Activités", 53), ("Promeneurs", 31)}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_export(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
+
+
+def sample_copy(tmp_path: Path) -> Path:
+    exports = tmp_path / "exports"
+    shutil.copytree(SAMPLE_DIR, exports, ignore=shutil.ignore_patterns("*.md"))
+    return exports
+
+
+def sync(capsys, folder: Path | None = None, *extra: str) -> tuple[int, str]:
+    """`pdn sync` in this process (Prefect's test server); returns the exit code and everything printed."""
+    args = ["sync", *(["--source", str(folder)] if folder else []), *extra]
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def assert_no_traceback(output: str) -> None:
+    assert "Traceback" not in output and "Error:" not in output.replace("Erreur", ""), output
+
+
+# ----------------------------------------------------------------------------------------------
+# Refused with exit 2: the message says what and where, the published file does not move
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def published_copy(published_sample, tmp_path_factory) -> Path:
+    """One copy of the published sample that every refused case must leave byte-identical."""
+    return published_sample.copy_to(tmp_path_factory.mktemp("refusals"))
+
+
+def rewrite(path: Path, old: str, new: str) -> None:
+    text = path.read_bytes().decode("utf-8")
+    assert old in text, old
+    path.write_bytes(text.replace(old, new, 1).encode("utf-8"))
+
+
+def config(folder: Path, text: str, encoding: str = "utf-8", bom: bool = False) -> None:
+    (folder / "sources.toml").write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding))
+
+
+SAMPLE_CONFIG = (SAMPLE_DIR / "sources.toml").read_text(encoding="utf-8")
+
+
+def same_title_twice(folder: Path) -> None:
+    config(folder, SAMPLE_CONFIG + '\n[[suivi]]\ntitre = "suivi"\n')
+
+
+def same_key_twice(folder: Path) -> None:
+    text = SAMPLE_CONFIG.replace('titre = "Suivi"', 'titre = "Suivi"\ncle = "1AbCdEfGhIjKlMnOp"')
+    config(folder, text + '\n[[suivi]]\ntitre = "Suivi 63"\ncle = "https://docs.google.com/spreadsheets/d/1AbCdEfGhIjKlMnOp/edit"\n')
+
+
+def year_not_matching_dates(folder: Path) -> None:
+    config(folder, SAMPLE_CONFIG.replace("annee = 2019", "annee = 2020"))
+
+
+def year_in_words(folder: Path) -> None:
+    config(folder, SAMPLE_CONFIG.replace("annee = 2019", 'annee = "deux-mille-dix-neuf"'))
+
+
+def departements_as_one_string(folder: Path) -> None:
+    config(folder, SAMPLE_CONFIG.replace('departements = ["03", "63"]', 'departements = "03,63"'))
+
+
+def config_with_bom(folder: Path) -> None:
+    config(folder, SAMPLE_CONFIG, bom=True)
+
+
+def config_in_latin1(folder: Path) -> None:
+    config(folder, "# Réseau de l'Allier et du Puy-de-Dôme\n" + SAMPLE_CONFIG, encoding="latin-1")
+
+
+def misspelt_field(folder: Path) -> None:
+    config(folder, SAMPLE_CONFIG.replace("cloture =", "cloturee ="))
+
+
+def toml_syntax_error(folder: Path) -> None:
+    config(folder, SAMPLE_CONFIG.replace('["03", "63"]', '["03", "63"'))
+
+
+def no_config(folder: Path) -> None:
+    (folder / "sources.toml").unlink()
+
+
+def binary_roster(folder: Path) -> None:
+    (folder / PROMENEURS_FILE).write_bytes(bytes(range(256)) * 40)
+
+
+def workbook_renamed_csv(folder: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["Nom", "Prénom"])
+    workbook.save(folder / PROMENEURS_FILE)
+
+
+def edit_line(path: Path, number: int, edit) -> None:
+    """Change one physical line (1-based) of an export, keeping its CRLF line ends."""
+    lines = path.read_bytes().decode("utf-8").split("\r\n")
+    lines[number - 1] = edit(lines[number - 1])
+    path.write_bytes("\r\n".join(lines).encode("utf-8"))
+
+
+def ragged_row(folder: Path) -> None:
+    edit_line(folder / ACTIVITES_FILE, 10, lambda line: line + ",une cellule de trop")
+
+
+def unclosed_quote(folder: Path) -> None:
+    edit_line(folder / ACTIVITES_FILE, 7, lambda line: line.replace(",Professionnels,", ',"Professionnels,', 1))
+
+
+def mixed_encodings(folder: Path) -> None:
+    """A UTF-8 export to which rows were added by a program writing Windows-1252."""
+    added = "12/05/2019,Atelier,63,Atelier réseaux,Riom,Jeunes,8,,\r\n"
+    (folder / ACTIVITES_FILE).write_bytes((folder / ACTIVITES_FILE).read_bytes() + added.encode("cp1252"))
+
+
+def file_name_not_utf8(folder: Path) -> None:
+    source = folder / ACTIVITES_FILE
+    target = bytes(folder) + b"/Suivi - Activit\xe9s.csv"
+    source.rename(target.decode("utf-8", "surrogateescape"))
+
+
+def xlsx_beside_csv(folder: Path) -> None:
+    from openpyxl import Workbook
+
+    Workbook().save(folder / "Suivi.xlsx")
+
+
+def corrupt_xlsx(folder: Path) -> None:
+    for name in (PROMENEURS_FILE, ACTIVITES_FILE):
+        (folder / name).unlink()
+    (folder / "Suivi.xlsx").write_bytes(b"PK\x03\x04 pas vraiment un classeur")
+
+
+def title_row_above_header(folder: Path) -> None:
+    text = (folder / PROMENEURS_FILE).read_bytes()
+    (folder / PROMENEURS_FILE).write_bytes(b"Suivi des Promeneurs 2019,,,,,,,,,,\r\n,,,,,,,,,,\r\n" + text)
+
+
+def renamed_required_column(folder: Path) -> None:
+    rewrite(folder / ACTIVITES_FILE, "Type d’action", "Nature")
+
+
+def required_column_twice(folder: Path) -> None:
+    rewrite(folder / REPONSES_FILE, "Commentaires ", "Horodateur")
+
+
+def missing_tab(folder: Path) -> None:
+    (folder / REPONSES_FILE).unlink()
+
+
+def two_exports_of_one_tab(folder: Path) -> None:
+    shutil.copy(folder / PROMENEURS_FILE, folder / "Suivi - promeneurs .csv")
+
+
+def empty_tab(folder: Path) -> None:
+    (folder / PROMENEURS_FILE).write_bytes(b",,,\r\n,,,\r\n")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    name: str
+    make: object  # callable(folder)
+    message: str  # regex the French message must match
+
+
+REFUSALS = [
+    Refusal("same spreadsheet title twice", same_title_twice,
+            r"\[\[suivi\]\] n°1 \(ligne \d+\) et \[\[suivi\]\] n°2 \(ligne \d+\) déclarent le même titre.*compté deux fois"),
+    Refusal("same key twice", same_key_twice, r"déclarent la même clé \(« 1AbCdEfGhIjKlMnOp »\)"),
+    Refusal("campaign year not matching its dates", year_not_matching_dates,
+            r"ligne \d+, \[\[questionnaires\]\] n°1 : l'année évaluée \(2020\) ne correspond pas aux dates"),
+    Refusal("year in words", year_in_words, r"ligne \d+, \[\[questionnaires\]\] n°1, champ « annee » : nombre entier"),
+    Refusal("departements as one string", departements_as_one_string,
+            r"ligne 3, champ « departements » : .*liste entre crochets"),
+    Refusal("configuration with a BOM", config_with_bom, r"sources.toml : .*BOM.*UTF-8"),
+    Refusal("configuration in latin-1", config_in_latin1, r"sources.toml : ligne 1, le texte n'est pas en UTF-8"),
+    Refusal("misspelt field", misspelt_field, r"champ « cloturee » : champ inconnu"),
+    Refusal("TOML syntax error", toml_syntax_error, r"sources.toml : syntaxe incorrecte, ligne \d+"),
+    Refusal("no configuration", no_config, r"Aucun fichier sources.toml"),
+    Refusal("binary file named .csv", binary_roster, r"Fichier « Suivi - Promeneurs.csv » : .*pas un fichier texte CSV"),
+    Refusal("workbook renamed .csv", workbook_renamed_csv, r"Fichier « Suivi - Promeneurs.csv » : .*classeur Excel.*\.xlsx"),
+    Refusal("ragged row", ragged_row, r"Fichier « Suivi - Activités.csv », ligne 10 : .*10 cellules.*en ont 9"),
+    Refusal("unclosed quote", unclosed_quote, r"Fichier « Suivi - Activités.csv », ligne 7 : un guillemet"),
+    Refusal("two encodings in one file", mixed_encodings, r"Fichier « Suivi - Activités.csv ».*ligne \d+"),
+    Refusal("file name not in UTF-8", file_name_not_utf8, r"Fichier « Suivi - Activit�s.csv » : son nom n'est pas écrit en UTF-8"),
+    Refusal("xlsx beside the csv exports", xlsx_beside_csv, r"Tableur « Suivi » : plusieurs exports du même tableur.*« Suivi.xlsx »"),
+    Refusal("corrupt workbook", corrupt_xlsx, r"Fichier « Suivi.xlsx » : classeur Excel illisible"),
+    Refusal("title row above the header", title_row_above_header,
+            r"onglet « Promeneurs » : l'en-tête n'est pas en ligne 1.*1 cellule\(s\) remplie\(s\).*en ligne 3"),
+    Refusal("required column renamed", renamed_required_column,
+            r"Tableur « Suivi », onglet « Activités » : colonne\(s\) obligatoire\(s\) introuvable\(s\) : « Type d'action »"),
+    Refusal("required column twice", required_column_twice, r"« Horodateur » apparaît deux fois"),
+    Refusal("tab export missing", missing_tab, r"Questionnaire 2019.*aucun export"),
+    Refusal("two exports of one tab", two_exports_of_one_tab, r"plusieurs onglets correspondent"),
+    Refusal("empty tab", empty_tab, r"Fichier « Suivi - Promeneurs.csv » : le fichier est vide"),
+]
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=[case.name for case in REFUSALS])
+def test_refused_input_exits_2_with_a_french_message_and_publishes_nothing(
+    case, published_copy, tmp_path, monkeypatch, capsys
+):
+    use_warehouse(monkeypatch, published_copy)
+    published = published_copy / "warehouse" / "pdn.duckdb"
+    before = sha256(published)
+    exports = sample_copy(tmp_path)
+    case.make(exports)
+    code, output = sync(capsys, exports)
+    assert code == 2, output
+    assert_no_traceback(output)
+    report = json.loads((published_copy / "warehouse" / "runs" / "dernier.json").read_text(encoding="utf-8"))
+    assert re.search(case.message, report["message"]), report["message"]
+    assert report["statut"] == "erreur_entree" and report["message"] in output
+    assert sha256(published) == before
+
+
+def test_a_missing_source_folder_exits_2(published_copy, tmp_path, monkeypatch, capsys):
+    use_warehouse(monkeypatch, published_copy)
+    code, output = sync(capsys, tmp_path / "absent")
+    assert code == 2 and "Aucun fichier sources.toml" in output
+
+
+def test_at_least_40_bad_input_cases_are_exercised():
+    assert len(REFUSALS) + len(ROW_CASES) + len(ENCODINGS) >= 40
+
+
+# ----------------------------------------------------------------------------------------------
+# Read and quarantined: each bad row at its own sheet row, with its reason; nothing bad counted
+# ----------------------------------------------------------------------------------------------
 
 VALID_PROMENEUR = {
     "nom": "Cas", "prenom": "Témoin", "departement": "03", "commune": "Moulins", "structure": "Centre social test",
@@ -38,6 +288,9 @@ VALID_REPONSE = {
     "interet_reseaux_sociaux": "4", "interet_reseau_pdn": "4", "interet_formations": "4",
     "interet_journees_echanges": "4", "commentaires": "",
 }
+# The sample's first Promeneur (sheet row 2): Léa Bertrand, Service jeunesse de Gannat.
+SAME_PERSON_OTHER_SPELLING = {"email": " LÉA.Bertrand@Example.org ", "nom": "Bertrand", "prenom": "Léa"}
+SAME_NAME_NO_EMAIL = {"email": "", "nom": "BERTRAND", "prenom": "Lea", "structure": "Service jeunesse de Gannat"}
 
 # (file, changes to a valid row, expected reason): each row alone breaks exactly one rule.
 ROW_CASES = [
@@ -47,23 +300,36 @@ ROW_CASES = [
     (PROMENEURS_FILE, {"departement": ""}, "Département manquant"),
     (PROMENEURS_FILE, {"date_signature_charte": ""}, "Date de signature de la charte manquante"),
     (PROMENEURS_FILE, {"date_signature_charte": "le 3 mai"}, "Date de signature de la charte illisible"),
+    (PROMENEURS_FILE, {"date_signature_charte": "05/03/1905"}, "Date de signature de la charte invraisemblable (avant le 01/01/2010)"),
+    (PROMENEURS_FILE, {"date_signature_charte": "2"}, "Date de signature de la charte invraisemblable (avant le 01/01/2010)"),
+    (PROMENEURS_FILE, {"date_signature_charte": "01/01/2099"}, "Date de signature de la charte postérieure à la synchronisation"),
     (PROMENEURS_FILE, {"date_sortie": "bientôt"}, "Date de sortie illisible"),
     (PROMENEURS_FILE, {"date_sortie": "01/02/2019"}, "Date de sortie antérieure à la signature de la charte"),
+    (PROMENEURS_FILE, {"date_sortie": "31/12/2099"}, "Date de sortie invraisemblable (plus de 12 mois après"),
     (PROMENEURS_FILE, {"profil": "Astronaute"}, "Profil hors liste"),
     (PROMENEURS_FILE, {"type_structure": "Boulangerie"}, "Type de structure hors liste"),
-    (PROMENEURS_FILE, {"email": "DUPLICATE"}, "Promeneur en double"),
+    (PROMENEURS_FILE, {"email": "DUPLICATE"}, "Promeneur en double : même personne que la ligne 2"),
+    (PROMENEURS_FILE, SAME_PERSON_OTHER_SPELLING, "Promeneur en double : même personne que la ligne 2"),
+    (PROMENEURS_FILE, SAME_NAME_NO_EMAIL, "Promeneur peut-être en double : même nom et même structure que la ligne 2"),
     (ACTIVITES_FILE, {"date": ""}, "Date manquante"),
     (ACTIVITES_FILE, {"date": "31/02/2019"}, "Date illisible"),
-    (ACTIVITES_FILE, {"date": "12/05/1999"}, "Date invraisemblable"),
+    (ACTIVITES_FILE, {"date": "12/05/1999"}, "Date invraisemblable (avant le 01/01/2010)"),
+    (ACTIVITES_FILE, {"date": "2"}, "Date invraisemblable (avant le 01/01/2010)"),
+    (ACTIVITES_FILE, {"date": "12/05/2099"}, "Date invraisemblable (postérieure à la synchronisation"),
     (ACTIVITES_FILE, {"departement": "Atlantide"}, "Département non reconnu"),
     (ACTIVITES_FILE, {"departement": "23"}, "Département hors réseau"),
     (ACTIVITES_FILE, {"type_action": "Pique-nique"}, "Type d'action hors liste"),
     (ACTIVITES_FILE, {"type_action": ""}, "Type d'action manquant"),
     (ACTIVITES_FILE, {"participants": "douze"}, "Participants : pas un nombre entier positif ou nul"),
     (ACTIVITES_FILE, {"participants": "-3"}, "Participants : pas un nombre entier positif ou nul"),
+    (ACTIVITES_FILE, {"participants": "43477"}, "Participants : nombre invraisemblable (plus de 1000)"),
     (ACTIVITES_FILE, {"duree_jours": "une"}, "Durée illisible"),
     (ACTIVITES_FILE, {"type_action": "Formation", "duree_jours": ""}, "Durée manquante pour une Formation"),
+    (ACTIVITES_FILE, {"type_action": "Formation", "duree_jours": "400"}, "Durée (jours) invraisemblable (plus de 10 jours)"),
     (REPONSES_FILE, {"horodateur": "hier"}, "Horodateur illisible"),
+    (REPONSES_FILE, {"horodateur": "15/11/2019 10:00:00"}, "Réponse hors période de la campagne (du 01/12/2019 au 31/01/2020)"),
+    (REPONSES_FILE, {"horodateur": "01/02/2020 08:00:00"}, "Réponse hors période de la campagne"),
+    (REPONSES_FILE, {"horodateur": "03/12/2031 10:00:00"}, "Réponse hors période de la campagne"),
     (REPONSES_FILE, {"email": ""}, "Adresse e-mail manquante"),
     (REPONSES_FILE, {"departement": "29"}, "Département hors réseau"),
     (REPONSES_FILE, {"echanges": "Beaucoup"}, "Nombre d'échanges hors liste"),
@@ -73,11 +339,6 @@ ROW_CASES = [
 
 BASES = {PROMENEURS_FILE: (PROMENEURS, VALID_PROMENEUR), ACTIVITES_FILE: (ACTIVITES, VALID_ACTIVITE),
          REPONSES_FILE: (REPONSES, VALID_REPONSE)}
-TAB_OF_FILE = {PROMENEURS_FILE: "Promeneurs", ACTIVITES_FILE: "Activités", REPONSES_FILE: "Réponses au formulaire 1"}
-
-
-def read_export(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
 
 
 def append_rows(path: Path, contract: TableContract, rows: list[dict]) -> list[int]:
@@ -93,9 +354,15 @@ def append_rows(path: Path, contract: TableContract, rows: list[dict]) -> list[i
     return list(range(first, first + len(rows)))
 
 
+def non_blank_rows(path: Path) -> int:
+    """Sheet rows below the header with at least one filled cell (what the pipeline must account for)."""
+    frame = read_export(path).iloc[1:]
+    return int((frame.apply(lambda column: column.str.strip() != "").any(axis=1)).sum())
+
+
 @pytest.fixture(scope="module")
 def bad_rows_run(prefect_harness, tmp_path_factory):
-    """The sample plus one bad row per case, synced once into a fresh warehouse."""
+    """The sample plus one bad row per case, synced once by `pdn sync` into a fresh warehouse."""
     root = tmp_path_factory.mktemp("bad-rows")
     exports = root / "exports"
     shutil.copytree(SAMPLE_DIR, exports)
@@ -113,51 +380,56 @@ def bad_rows_run(prefect_harness, tmp_path_factory):
         for sheet_row, (_, reason) in zip(append_rows(exports / file_name, contract, rows), cases):
             expected.append((TAB_OF_FILE[file_name], sheet_row, reason))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PDN_WAREHOUSE_DIR", str(root / "warehouse"))
-        patch.setenv("PDN_PRIVATE_DIR", str(root / "private"))
-        patch.setenv("PDN_PSEUDONYM_KEY", "cle-de-test")
+        use_warehouse(patch, root)
         for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
             patch.delenv(name, raising=False)
-        report = nightly_sync(source_dir=str(exports))
-    return root, report, expected
-
-
-def test_at_least_25_distinct_bad_row_cases_are_exercised():
-    assert len({(name, reason, tuple(changes.items())) for name, changes, reason in ROW_CASES}) >= 25
+        code = main(["sync", "--source", str(exports)])
+    report = json.loads((root / "warehouse" / "runs" / "dernier.json").read_text(encoding="utf-8"))
+    return root, exports, code, report, expected
 
 
 def test_each_bad_row_is_quarantined_at_its_sheet_row_with_its_reason(bad_rows_run):
-    _, report, expected = bad_rows_run
+    _, _, code, report, expected = bad_rows_run
+    assert code == 0 and report["statut"] == "publie"
     quarantined = {(row["onglet"], row["ligne"]): row["motif"] for row in report["quarantaine"]}
     for tab, sheet_row, reason in expected:
         assert (tab, sheet_row) in quarantined, f"{tab} row {sheet_row} ({reason}) was not quarantined"
         assert reason in quarantined[(tab, sheet_row)], (tab, sheet_row, quarantined[(tab, sheet_row)])
+    assert set(quarantined) == {(tab, row) for tab, row, _ in expected} | SAMPLE_QUARANTINE
 
 
-def test_quarantined_rows_count_in_no_indicator_and_the_run_still_publishes(bad_rows_run):
-    root, report, _ = bad_rows_run
-    assert report["statut"] == "publie"
-    values = indicators(root / "warehouse" / "pdn.duckdb")
+def test_every_non_blank_row_is_counted_or_quarantined(bad_rows_run):
+    root, exports, _, report, _ = bad_rows_run
+    with duckdb.connect(str(root / "warehouse" / "pdn.duckdb"), read_only=True) as con:
+        read = {tab: (lues, valides, quarantaine) for tab, lues, valides, quarantaine in con.execute(
+            "select onglet, lignes_lues, lignes_valides, lignes_quarantaine from qualite.lignes_lues").fetchall()}
+    for file_name, tab in TAB_OF_FILE.items():
+        lues, valides, quarantaine = read[tab]
+        assert lues == non_blank_rows(exports / file_name) == valides + quarantaine, tab
+        assert quarantaine == sum(1 for row in report["quarantaine"] if row["onglet"] == tab), tab
+
+
+def test_quarantined_rows_count_in_no_indicator_and_the_published_file_is_the_checked_one(bad_rows_run):
+    root, _, _, report, _ = bad_rows_run
+    published = root / "warehouse" / "pdn.duckdb"
+    assert report["sha256"] == sha256(published)
+    values = indicators(published)
     for indicateur, expected in EXPECTED_2019.items():
         got = tuple(values[(indicateur, departement)] for departement in ("03", "63", "ensemble"))
         assert got == pytest.approx(expected), indicateur
 
 
 def test_quarantine_counts_are_published_without_row_content(bad_rows_run):
-    import duckdb
-
-    root, report, expected = bad_rows_run
+    root, _, _, _, expected = bad_rows_run
     with duckdb.connect(str(root / "warehouse" / "pdn.duckdb"), read_only=True) as con:
         columns = [row[0] for row in con.execute("describe qualite.quarantaine").fetchall()]
         total = con.execute("select sum(lignes) from qualite.quarantaine").fetchone()[0]
     assert columns == ["spreadsheet_title", "onglet", "motif", "lignes"]
-    assert total >= len(expected) + 4  # the sample's own 4 bad rows too
+    assert total >= len(expected) + len(SAMPLE_QUARANTINE)
 
 
 def test_raw_history_keeps_every_quarantined_row(bad_rows_run):
-    import duckdb
-
-    root, _, expected = bad_rows_run
+    root, _, _, _, expected = bad_rows_run
     with duckdb.connect(str(root / "private" / "raw.duckdb"), read_only=True) as con:
         landed = set(con.execute(
             "select tab, numero_ligne from snapshots join ("
@@ -168,103 +440,165 @@ def test_raw_history_keeps_every_quarantined_row(bad_rows_run):
     assert {(tab, row) for tab, row, _ in expected} <= landed
 
 
-# --- Structural errors: stop before landing anything, with a French message that says where ---------
+# ----------------------------------------------------------------------------------------------
+# Read as French Excel and LibreOffice write them, into a warehouse a killed program left dirty
+# ----------------------------------------------------------------------------------------------
 
-CONFIG = parse_source_config(
-    {"suivi": [{"titre": "Suivi"}],
-     "questionnaires": [{"titre": "Questionnaire 2019", "annee": 2019, "ouverture": "2019-12-01", "cloture": "2020-01-31"}]},
-    "test",
-)
+# file -> (encoding, separator, line end): cp1252 + ';' is French Excel's "CSV (séparateur : point-virgule)",
+# UTF-16 + TAB its "Texte Unicode", CR-only line ends an old Mac or LibreOffice setting.
+ENCODINGS = {
+    PROMENEURS_FILE: ("cp1252", ";", "\r\n"),
+    ACTIVITES_FILE: ("utf-16", "\t", "\r\n"),
+    REPONSES_FILE: ("cp1252", ";", "\r"),
+}
+EXPECTED_NOTES = {
+    "Promeneurs": "encodage Windows-1252, séparateur « ; »",
+    "Activités": "encodage UTF-16, séparateur tabulation",
+    "Réponses au formulaire 1": "encodage Windows-1252, séparateur « ; », fins de ligne Mac (CR)",
+}
 
 
-def sample_copy(tmp_path: Path) -> Path:
-    exports = tmp_path / "exports"
+def reencode(path: Path, encoding: str, separator: str, line_end: str) -> None:
+    """Re-save an export as another program would; LibreOffice quotes every text cell."""
+    import csv
+
+    frame = read_export(path)
+    quoting = csv.QUOTE_MINIMAL if line_end == "\r\n" else csv.QUOTE_ALL
+    text = frame.to_csv(header=False, index=False, sep=separator, lineterminator=line_end, quoting=quoting)
+    path.write_bytes(text.encode(encoding))
+
+
+def leave_a_stale_wal(published: Path) -> None:
+    """What a program that held the published file read-write and was killed leaves behind."""
+    script = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute(\"set wal_autocheckpoint='1GB'\")\n"
+        "con.execute('create table bilan.note as select 42 as x')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(published)], check=True, timeout=60)
+    assert published.with_name(published.name + ".wal").exists()
+
+
+@pytest.fixture(scope="module")
+def french_excel_run(published_sample, tmp_path_factory):
+    """The sample re-saved by French Excel, synced over a warehouse with a stale WAL and a loosened private folder."""
+    root = published_sample.copy_to(tmp_path_factory.mktemp("french-excel"))
+    exports = root / "exports"
     shutil.copytree(SAMPLE_DIR, exports)
-    return exports
+    for name, (encoding, separator, line_end) in ENCODINGS.items():
+        reencode(exports / name, encoding, separator, line_end)
+    leave_a_stale_wal(root / "warehouse" / "pdn.duckdb")
+    (root / "private").chmod(0o755)
+    (root / "private" / "raw.duckdb").chmod(0o644)
+    with pytest.MonkeyPatch.context() as patch:
+        use_warehouse(patch, root)
+        code = main(["sync", "--source", str(exports)])
+        report_code = main(["report", "--year", "2019"])
+    report = json.loads((root / "warehouse" / "runs" / "dernier.json").read_text(encoding="utf-8"))
+    return root, code, report_code, report
 
 
-def rewrite_header(path: Path, old: str, new: str) -> None:
-    with open(path, encoding="utf-8", newline="") as handle:
-        header, rest = handle.read().split("\r\n", 1)
-    assert old in header
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(header.replace(old, new, 1) + "\r\n" + rest)
+def test_french_excel_exports_are_read_and_give_the_2019_figures(french_excel_run):
+    root, code, _, report = french_excel_run
+    assert code == 0 and report["statut"] == "publie"
+    values = indicators(root / "warehouse" / "pdn.duckdb")
+    for indicateur, expected in EXPECTED_2019.items():
+        got = tuple(values[(indicateur, departement)] for departement in ("03", "63", "ensemble"))
+        assert got == pytest.approx(expected), indicateur
+    assert {(row["onglet"], row["ligne"]) for row in report["quarantaine"]} == SAMPLE_QUARANTINE
 
 
-def test_renamed_required_column_names_the_sheet_tab_and_column(tmp_path):
-    exports = sample_copy(tmp_path)
-    rewrite_header(exports / ACTIVITES_FILE, "Type d’action", "Nature")
-    with pytest.raises(InputError, match="Tableur « Suivi », onglet « Activités ».*« Type d'action »"):
-        extract_files(exports, CONFIG)
+def test_the_summary_says_how_each_export_was_read(french_excel_run):
+    _, _, _, report = french_excel_run
+    notes = {row["onglet"]: row.get("lecture") or "" for row in report["lignes_lues"]}
+    for tab, expected in EXPECTED_NOTES.items():
+        assert expected in notes[tab], (tab, notes[tab])
 
 
-def test_required_column_twice_is_an_error(tmp_path):
-    exports = sample_copy(tmp_path)
-    rewrite_header(exports / REPONSES_FILE, "Commentaires ", "Horodateur")
-    with pytest.raises(InputError, match="« Horodateur » apparaît deux fois"):
-        extract_files(exports, CONFIG)
+def test_a_stale_wal_is_set_aside_and_the_publication_stays_readable(french_excel_run):
+    root, _, report_code, report = french_excel_run
+    published = root / "warehouse" / "pdn.duckdb"
+    assert any("journal d'écriture (WAL)" in event for event in report["evenements"])
+    assert not published.with_name("pdn.duckdb.wal").exists()
+    assert report_code == 0  # `pdn report` opens it
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(*) from bilan.indicateurs_annuels").fetchone()[0] > 0
 
 
-def test_missing_tab_export_is_an_error(tmp_path):
-    exports = sample_copy(tmp_path)
-    (exports / REPONSES_FILE).unlink()
-    with pytest.raises(InputError, match="Questionnaire 2019.*aucun export"):
-        extract_files(exports, CONFIG)
+def test_loosened_private_permissions_are_reported_and_tightened(french_excel_run):
+    root, _, _, report = french_excel_run
+    assert sum("Droits d'accès trop ouverts" in event for event in report["evenements"]) == 2
+    private = root / "private"
+    assert private.stat().st_mode & 0o777 == 0o700
+    loose = [p for p in private.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o077]
+    assert not loose, loose
 
 
-def test_tab_without_even_a_header_row_is_an_error(tmp_path):
-    exports = sample_copy(tmp_path)
-    (exports / PROMENEURS_FILE).write_text(",,,\r\n,,,\r\n", encoding="utf-8")
-    with pytest.raises(InputError, match="onglet « Promeneurs » : l'onglet est vide"):
-        extract_files(exports, CONFIG)
+# ----------------------------------------------------------------------------------------------
+# What was never measured is absent, never 0
+# ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("document", "message"),
-    [
-        ("departements = [\"03\"\n", "syntaxe incorrecte"),
-        ("[[questionnaires]]\ntitre = \"Q\"\nannee = 2019\nouverture = 2020-01-31\ncloture = 2019-12-01\n"
-         "[[suivi]]\ntitre = \"Suivi\"\n", "la clôture précède l'ouverture"),
-        ("[[questionnaires]]\ntitre = \"Q\"\nannee = 2019\n[[suivi]]\ntitre = \"Suivi\"\n", "« ouverture » est obligatoire"),
-        ("[[suivi]]\ntitre = \"Suivi\"\ncle = \"pas une clé\"\n", "ni une clé ni une adresse"),
-        ("[[questionnaires]]\ntitre = \"Q\"\nannee = 2019\nouverture = 2019-12-01\ncloture = 2020-01-31\n",
-         "aucun tableur de suivi"),
-        ("[[suivi]]\ncle = \"1AbCdEfGhIjKlMnOp\"\n", "« titre » est obligatoire"),
-    ],
-)
-def test_configuration_errors_name_the_file_and_the_field(tmp_path, document, message):
-    config = tmp_path / "sources.toml"
-    config.write_text(document, encoding="utf-8")
-    with pytest.raises(InputError, match=message):
-        load_source_config(config)
+def test_years_without_a_campaign_have_no_questionnaire_figures(published_sample):
+    published = published_sample.published_db
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = con.execute(
+            "select i.annee, i.valeur from bilan.indicateurs_annuels as i "
+            "join bilan.definitions_indicateurs as d using (indicateur) where d.domaine = 'questionnaire'"
+        ).fetchall()
+    by_year: dict[int, set] = {}
+    for annee, valeur in rows:
+        by_year.setdefault(annee, set()).add(valeur is None)
+    assert by_year[2019] == {False}  # the 2019 campaign measured them
+    assert {annee for annee, nulls in by_year.items() if nulls == {True}} == {2018, 2020}
 
 
-def test_unknown_configuration_file_is_an_error(tmp_path):
-    with pytest.raises(InputError, match="introuvable"):
-        load_source_config(tmp_path / "absent.toml")
+def test_exports_leave_unmeasured_figures_empty(published_sample):
+    from openpyxl import load_workbook
+
+    rapports = published_sample.root / "warehouse" / "rapports"
+    latest = max(rapports.glob("bilan-*.csv"))  # every year up to the latest
+    lines = latest.read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(";")
+    rows = [dict(zip(header, line.split(";"))) for line in lines[1:]]
+    unmeasured = [r["Valeur"] for r in rows if r["Année"] == "2018" and r["Code indicateur"] == "questionnaire_repondants"]
+    measured = [r["Valeur"] for r in rows if r["Année"] == "2019" and r["Code indicateur"] == "questionnaire_repondants"]
+    assert unmeasured == ["", "", ""] and sorted(measured) == ["11", "20", "31"]
+    sheet = load_workbook(latest.with_suffix(".xlsx"))["Ensemble du réseau"]
+    years = [cell.value for cell in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "questionnaire_taux_participation")
+    assert row[years.index("2018")].value is None and row[years.index("2019")].value > 0
 
 
-def test_sheets_source_without_credentials_says_what_to_set(warehouse, tmp_path, monkeypatch):
-    from flows.sources.google import open_client
-
-    with pytest.raises(InputError, match="GOOGLE_APPLICATION_CREDENTIALS"):
-        open_client(load_settings())
+# ----------------------------------------------------------------------------------------------
+# Raw history written by an earlier release
+# ----------------------------------------------------------------------------------------------
 
 
-def test_unreadable_service_account_key_is_named_without_its_content(warehouse, tmp_path, monkeypatch):
-    from flows.sources.google import open_client
-
-    key = tmp_path / "cle-compte-service.json"
-    key.write_text('{"type": "service_account", "private_key": "-----SECRET-----"}', encoding="utf-8")
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-    with pytest.raises(InputError) as caught:
-        open_client(load_settings())
-    assert "cle-compte-service.json" in str(caught.value) and "SECRET" not in str(caught.value)
-
-
-def test_replay_of_an_unknown_sync_is_an_input_error(published_sample, tmp_path, monkeypatch):
-    from tests.conftest import use_warehouse
-
+def test_replay_of_an_unknown_sync_is_an_input_error(published_sample, tmp_path, monkeypatch, capsys):
     use_warehouse(monkeypatch, published_sample.copy_to(tmp_path))
-    with pytest.raises(InputError, match="« 20000101T000000Z-000000 » inconnue"):
-        nightly_sync(replay="20000101T000000Z-000000")
+    code, output = sync(capsys, None, "--replay", "20000101T000000Z-000000")
+    assert code == 2 and "« 20000101T000000Z-000000 » inconnue" in output
+
+
+def test_a_raw_history_of_the_previous_release_is_migrated_at_landing(tmp_path):
+    from flows.pipeline.land import SCHEMA_VERSION, land_sync
+    from flows.sources.config import load_source_config
+    from flows.sources.files import extract_files
+
+    raw = tmp_path / "raw.duckdb"
+    with gzip.open(Path(__file__).parent / "fixtures" / "raw-v1.duckdb.gz") as packed:
+        raw.write_bytes(packed.read())
+    config = load_source_config(SAMPLE_DIR / "sources.toml")
+    land_sync(raw, "s2", "fichiers", config.departements, extract_files(SAMPLE_DIR, config), [], b"k", config.bounds)
+    with duckdb.connect(str(raw), read_only=True) as con:
+        versions = [row[0] for row in con.execute("select version from schema_version order by version").fetchall()]
+        syncs = con.execute("select sync_id, parametres is not null from syncs order by started_at").fetchall()
+        old_rows = con.execute(
+            "select count(*) from promeneurs join snapshots using (snapshot_id) where sync_id <> 's2'"
+        ).fetchone()[0]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    assert syncs == [("20200201T030000Z-v1v1v1", True), ("s2", True)]
+    assert old_rows == 8  # the earlier release's rows are all still there

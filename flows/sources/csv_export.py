@@ -315,6 +315,9 @@ def _trim_to_width(rows: list[list[str]], first_lines: list[int], delimiter: str
     )
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def _note(encoding: str, delimiter: str, text: str) -> str | None:
     """What the run summary says when the file is not plain UTF-8 with commas and LF/CRLF line ends."""
     parts = []
@@ -322,7 +325,8 @@ def _note(encoding: str, delimiter: str, text: str) -> str | None:
         parts.append(f"encodage {ENCODING_LABELS.get(encoding, encoding)}")
     if delimiter != ",":
         parts.append(f"séparateur {DELIMITER_LABELS[delimiter]}")
-    if "\r" in text and "\n" not in text:
+    # Records end with a lone CR (a line break typed inside a quoted cell may still be a LF).
+    if len(_LONE_CR.findall(text)) > text.count("\n"):
         parts.append("fins de ligne Mac (CR)")
     return ", ".join(parts) or None
 

@@ -12,7 +12,7 @@ from flows.sources.config import parse_source_config
 from flows.sources.google import PacedRetryingHTTPClient
 from flows.sources.sheets import extract_sheets
 from tests.conftest import QUESTIONNAIRE_KEY, SHEETS_CONFIG, SUIVI_KEY, sample_tab, serve_sample, use_warehouse
-from tests.sheets_emulator import SheetsEmulator
+from tests.google_emulator import SheetsEmulator
 
 
 def table_contents(path) -> dict[str, list[tuple]]:
