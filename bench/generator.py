@@ -14,7 +14,7 @@ hold.
 Two outputs:
 - a folder of Google-style CSV exports (`<title> - <tab>.csv`) plus `sources.toml`, for
   `pdn sync --source DIR`;
-- a JSON document for `tests.sheets_emulator.SheetsEmulator.load_json` (typed cells: ints, floats,
+- a JSON document for `tests.google_emulator.GoogleEmulator.load_json` (typed cells: ints, floats,
   date serials) plus a `sources.toml` holding the spreadsheet keys, for `PDN_SOURCES` and
   `PDN_SHEETS_API_URL`.
 Both also write `verite/indicateurs.csv` (expected indicators) and `verite/lignes.json` (row counts).

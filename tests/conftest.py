@@ -172,3 +172,36 @@ def use_warehouse(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     monkeypatch.setenv("PDN_WAREHOUSE_DIR", str(root / "warehouse"))
     monkeypatch.setenv("PDN_PRIVATE_DIR", str(root / "private"))
     monkeypatch.setenv("PDN_PSEUDONYM_KEY", PSEUDONYM_KEY_FOR_TESTS)
+
+
+# --- `pdn` in a fresh process with no Prefect server configured, as the coordinator runs it ---------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from flows.settings import QUIET_TOOLS_ENV  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cold_prefect_home(tmp_path_factory) -> Path:
+    """PREFECT_HOME of the tests that run `pdn` cold: the first run creates Prefect's database (~5 s)."""
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+def cold_pdn(args: list[str], root: Path, prefect_home: Path, **env: str) -> subprocess.Popen:
+    """`pdn ARGS` in its own process on the warehouse under `root`; it starts Prefect's temporary server."""
+    child = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("PDN_", "PREFECT_")) and key != "GOOGLE_APPLICATION_CREDENTIALS"
+    }
+    child |= QUIET_TOOLS_ENV | {
+        "PREFECT_HOME": str(prefect_home),
+        "PDN_WAREHOUSE_DIR": str(root / "warehouse"),
+        "PDN_PRIVATE_DIR": str(root / "private"),
+        "PDN_PSEUDONYM_KEY": PSEUDONYM_KEY_FOR_TESTS,
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", *args], env=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )

@@ -360,12 +360,19 @@ def non_blank_rows(path: Path) -> int:
     return int((frame.apply(lambda column: column.str.strip() != "").any(axis=1)).sum())
 
 
+# Typed by someone into the title of the Suivi spreadsheet, and into free-text cells of a valid action.
+HOSTILE_TITLE = "Suivi <img src=x onerror=alert(1)>"
+FREE_TEXT_ACTION = {**VALID_ACTIVITE, "date": "12/05/2020", "public": "Léa Bertrand lea.bertrand@example.org",
+                    "commune": "chez Léa Bertrand", "intitule": "Atelier avec lea.bertrand@example.org"}
+
+
 @pytest.fixture(scope="module")
 def bad_rows_run(prefect_harness, tmp_path_factory):
-    """The sample plus one bad row per case, synced once by `pdn sync` into a fresh warehouse."""
+    """The sample plus one bad row per case, under a hostile title, synced once by `pdn sync`."""
     root = tmp_path_factory.mktemp("bad-rows")
     exports = root / "exports"
     shutil.copytree(SAMPLE_DIR, exports)
+    append_rows(exports / ACTIVITES_FILE, ACTIVITES, [FREE_TEXT_ACTION])
     existing_email = read_export(exports / PROMENEURS_FILE).iloc[1, 2]  # the first Promeneur's e-mail
     expected = []
     for file_name, (contract, valid) in BASES.items():
@@ -379,6 +386,9 @@ def bad_rows_run(prefect_harness, tmp_path_factory):
             rows.append(row)
         for sheet_row, (_, reason) in zip(append_rows(exports / file_name, contract, rows), cases):
             expected.append((TAB_OF_FILE[file_name], sheet_row, reason))
+    for name in (PROMENEURS_FILE, ACTIVITES_FILE):
+        (exports / name).rename(exports / name.replace("Suivi", HOSTILE_TITLE))
+    config(exports, SAMPLE_CONFIG.replace('titre = "Suivi"', f'titre = "{HOSTILE_TITLE}"'))
     with pytest.MonkeyPatch.context() as patch:
         use_warehouse(patch, root)
         for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
@@ -400,12 +410,13 @@ def test_each_bad_row_is_quarantined_at_its_sheet_row_with_its_reason(bad_rows_r
 
 def test_every_non_blank_row_is_counted_or_quarantined(bad_rows_run):
     root, exports, _, report, _ = bad_rows_run
+    exports_of = {name: exports / name.replace("Suivi", HOSTILE_TITLE) for name in TAB_OF_FILE}
     with duckdb.connect(str(root / "warehouse" / "pdn.duckdb"), read_only=True) as con:
         read = {tab: (lues, valides, quarantaine) for tab, lues, valides, quarantaine in con.execute(
             "select onglet, lignes_lues, lignes_valides, lignes_quarantaine from qualite.lignes_lues").fetchall()}
     for file_name, tab in TAB_OF_FILE.items():
         lues, valides, quarantaine = read[tab]
-        assert lues == non_blank_rows(exports / file_name) == valides + quarantaine, tab
+        assert lues == non_blank_rows(exports_of[file_name]) == valides + quarantaine, tab
         assert quarantaine == sum(1 for row in report["quarantaine"] if row["onglet"] == tab), tab
 
 
@@ -438,6 +449,26 @@ def test_raw_history_keeps_every_quarantined_row(bad_rows_run):
             "  select snapshot_id, numero_ligne from reponses) using (snapshot_id)"
         ).fetchall())
     assert {(tab, row) for tab, row, _ in expected} <= landed
+
+
+def test_free_text_typed_in_a_valid_action_is_not_published(bad_rows_run):
+    root, _, _, _, _ = bad_rows_run
+    with duckdb.connect(str(root / "warehouse" / "pdn.duckdb"), read_only=True) as con:
+        tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        text = "\n".join(con.execute(f'select * from {s}."{t}"').df().to_csv(index=False) for s, t in tables)
+        publics = con.execute("select public, count(*) from bilan.activites where annee = 2020 group by all").fetchall()
+    assert "bertrand" not in text.lower()
+    assert ("non reconnu", 1) in publics  # the action counts; its public shows as unrecognised
+
+
+def test_every_html_page_shows_a_hostile_title_as_text(bad_rows_run):
+    root, _, _, report, _ = bad_rows_run
+    pages = [*(root / "warehouse" / "runs").rglob("*.html"), *(root / "warehouse" / "rapports").glob("*.html")]
+    assert len(pages) > 5
+    texts = [page.read_text(encoding="utf-8") for page in pages]
+    assert not [page for page, text in zip(pages, texts) if "<img src=x" in text]
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in text for text in texts)  # shown, escaped
+    assert any(row["tableur"] == HOSTILE_TITLE for row in report["quarantaine"])  # the report keeps the real title
 
 
 # ----------------------------------------------------------------------------------------------

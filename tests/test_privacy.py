@@ -95,3 +95,84 @@ def test_bilan_and_caf_exports_hold_no_personal_data(published_sample):
         texts.append("\n".join(str(v) for sheet in cells for row in sheet.iter_rows(values_only=True) for v in row))
     for text in texts:
         assert not leaks(text)
+
+
+# --- Broken inputs, run as the coordinator runs them: `pdn sync` in its own process, its own Prefect ---------
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.conftest import cold_pdn  # noqa: E402
+from tests.ops.test_notify import WebhookReceiver  # noqa: E402
+
+ROSTER = "Suivi - Promeneurs.csv"
+
+
+def latin1_roster(folder: Path) -> None:
+    """The roster re-saved in ISO-8859-1 (a curly apostrophe cannot be written: it becomes a straight one)."""
+    text = (folder / ROSTER).read_bytes().decode("utf-8").replace("’", "'")
+    (folder / ROSTER).write_bytes(text.encode("latin-1"))
+
+
+def pdn(args: list[str], root: Path, prefect_home: Path, **env: str) -> subprocess.CompletedProcess:
+    """`pdn` run to completion in its own process; stdout and stderr kept."""
+    process = cold_pdn(args, root, prefect_home, **env)
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def broken_runs(tmp_path_factory, cold_prefect_home):
+    """Two syncs on a latin-1 roster that break: an unexpected error carrying the whole file in its
+    arguments (as a decoding error does), and a ragged row; both alert a chat webhook."""
+    root = tmp_path_factory.mktemp("broken-runs")
+    exports = root / "exports"
+    shutil.copytree(SAMPLE_DIR, exports)
+    latin1_roster(exports)
+    webhook = WebhookReceiver()
+    try:
+        unexpected = pdn(["sync", "--source", str(exports)], root, cold_prefect_home, PDN_FAILPOINT="erreur_chargement",
+                         PDN_ALERT_WEBHOOK_URL=webhook.url)
+        ragged = exports / ROSTER
+        lines = ragged.read_bytes().split(b"\r\n")
+        lines[5] += b",en trop"
+        ragged.write_bytes(b"\r\n".join(lines))
+        refused = pdn(["sync", "--source", str(exports)], root, cold_prefect_home, PDN_ALERT_WEBHOOK_URL=webhook.url)
+    finally:
+        webhook.close()
+    return root, cold_prefect_home, unexpected, refused, webhook.bodies
+
+
+def test_broken_inputs_give_french_messages_and_exit_codes_without_traceback(broken_runs):
+    _, _, unexpected, refused, alerts = broken_runs
+    assert unexpected.returncode == 1, unexpected.stderr
+    assert "Erreur inattendue (UnicodeDecodeError)" in unexpected.stderr and "la trace complète est dans" in unexpected.stderr
+    assert refused.returncode == 2 and "ligne 6" in refused.stderr
+    for run in (unexpected, refused):
+        assert "Traceback" not in run.stdout + run.stderr
+    assert len(alerts) == 2
+
+
+def test_the_full_trace_is_kept_in_the_private_folder_only(broken_runs):
+    root, _, unexpected, _, _ = broken_runs
+    traces = list((root / "private" / "erreurs").glob("*.txt"))
+    assert len(traces) == 1 and str(traces[0]) in unexpected.stderr
+    assert "UnicodeDecodeError" in traces[0].read_text(encoding="utf-8")
+    assert traces[0].stat().st_mode & 0o777 == 0o600
+
+
+def test_no_name_or_email_in_prefect_database_reports_alerts_or_output_after_broken_runs(broken_runs):
+    root, prefect_home, unexpected, refused, alerts = broken_runs
+    database = prefect_home / "prefect.db"
+    assert database.exists() and database.stat().st_size > 0
+    # Bytes, not queries: whatever Prefect stored (logs, states, results), in any table or free page.
+    stored = [database.read_bytes().decode("utf-8", "replace")]
+    stored += [p.read_text(encoding="utf-8") for p in (root / "warehouse" / "runs").glob("*.json")]
+    stored += [json.dumps(body, ensure_ascii=False) for body in alerts]
+    stored += [run.stdout + run.stderr for run in (unexpected, refused)]
+    assert any("UnicodeDecodeError" in text for text in stored[:1]), "the failure was logged in Prefect"
+    for text in stored:
+        assert not leaks(text)

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PSEUDONYM_KEY_FOR_TESTS, SHEETS_CONFIG, serve_sample
+from tests.conftest import PSEUDONYM_KEY_FOR_TESTS, SHEETS_CONFIG, cold_pdn, serve_sample
 
 
 @pytest.fixture
@@ -96,3 +96,42 @@ def test_killed_during_dbt_during_validation_and_just_before_the_swap(published_
     assert list((roots["swap"] / "warehouse").glob(".pdn-candidate-*")), "validated, not yet swapped"
     for root in roots.values():
         assert_published_intact(root, before)
+
+
+def children_of(pid: int) -> set[int]:
+    """Live processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_sync_leaves_no_process_once_the_next_sync_starts(copy_of_published, cold_prefect_home):
+    root = copy_of_published
+    # Killed by itself once Prefect's temporary server runs, as the OOM killer would.
+    first = cold_pdn(["sync"], root, cold_prefect_home, PDN_FAILPOINT="avant_extraction")
+    servers = set()
+    deadline = time.monotonic() + 120
+    while first.poll() is None and time.monotonic() < deadline:
+        servers |= children_of(first.pid)
+        time.sleep(0.05)
+    assert first.wait(120) == -signal.SIGKILL
+    orphans = {pid for pid in servers if alive(pid)}
+    assert orphans, "Prefect's temporary server outlived the killed sync (what this test is about)"
+    second = cold_pdn(["sync", "--source", str(root / "absent")], root, cold_prefect_home)  # whatever its outcome
+    assert second.wait(180) == 2, second.communicate()
+    assert not {pid for pid in orphans if alive(pid)}
+    assert not [pid for pid in children_of(second.pid) if alive(pid)]

@@ -1,5 +1,6 @@
 """Publication: atomic swap under readers, one sync at a time, candidates hold only published schemas."""
 
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import duckdb
 import pytest
 
 from flows.errors import SyncAlreadyRunning
+from flows.ops.status import status
 from flows.pipeline.publish import (
     PublicationFailed,
     assemble_candidate,
@@ -111,6 +113,10 @@ def test_pdn_sync_started_while_another_sync_runs_is_refused_with_exit_3(prefect
         holder.join(30)
     assert "Une synchronisation est déjà en cours" in capsys.readouterr().err
     assert not warehouse.published_db.exists()  # the refused run built and published nothing
+    report = json.loads((warehouse.runs_dir / "dernier.json").read_text(encoding="utf-8"))
+    assert report["statut"] == "refuse" and "déjà en cours" in report["message"]
+    code, text = status(warehouse)
+    assert "refusée" in text and "déjà en cours" in text and code == 4  # nothing ever published
 
 
 def leave_a_stale_wal(published: Path) -> None:

@@ -166,3 +166,33 @@ def test_flow_stops_on_a_missing_required_column_naming_spreadsheet_tab_and_colu
     err = capsys.readouterr().err
     assert "Tableur « Questionnaire 2019 », onglet « Réponses au formulaire 1 »" in err and "« Horodateur »" in err
     assert not warehouse.published_db.exists()
+
+
+def key_file(emulator, tmp_path, monkeypatch) -> str:
+    """A real service-account key whose tokens come from the emulator, set as GOOGLE_APPLICATION_CREDENTIALS."""
+    import json
+
+    info = emulator.service_account_info("pdn-sync@pdn-test.iam.gserviceaccount.com")
+    path = tmp_path / "cle-compte-service.json"
+    path.write_text(json.dumps(info), encoding="utf-8")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    return info["client_email"]
+
+
+def test_a_service_account_reads_with_read_only_scopes_only(sheets_source, warehouse, tmp_path, monkeypatch):
+    from flows.sources.config import load_source_config
+    from flows.sources.google import SHEETS_SCOPES
+
+    account = key_file(sheets_source, tmp_path, monkeypatch)
+    snapshots, _, _ = extract_sheets(load_source_config(load_settings().sources_file), load_settings(), full=True)
+    assert len(snapshots) == 3
+    assert sheets_source.granted_scopes(account) == set(SHEETS_SCOPES)
+
+
+def test_a_revoked_key_stops_the_sync_with_a_french_message(sheets_source, warehouse, tmp_path, monkeypatch, capsys):
+    account = key_file(sheets_source, tmp_path, monkeypatch)
+    sheets_source.revoke_key(account)
+    assert main(["sync"]) == 2
+    output = capsys.readouterr().err
+    assert "Clé refusée par Google" in output and "RefreshError" not in output and "Traceback" not in output
+    assert not warehouse.published_db.exists()
