@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from flows.settings import DBT_PROJECT_DIR
+from flows.sources.catalogue import load_catalogue
 from flows.sources.contract import (
     ACTIVITES,
     PROMENEURS,
@@ -53,6 +54,12 @@ NATIONAL_YEARS = tuple(range(2015, 2025))
 NATIONAL_PROMENEURS = 5_000
 NATIONAL_ACTIVITES = 500_000
 NATIONAL_REPONSES = 20_000
+
+# The catalogue questions the generated questionnaires ask (the 2019 form).
+GENERATED_QUESTIONS = (
+    "supports", "reseaux", "echanges", "publications", "interet_reseaux_sociaux", "interet_reseau_pdn",
+    "interet_formations", "interet_journees_echanges", "commentaires",
+)
 
 # Cells a French Google Sheet stores typed (numbers, dates) when typed in; the rest stays text.
 TYPED_FIELDS = frozenset(
@@ -112,8 +119,15 @@ def load_reference(seeds_dir: Path = SEEDS_DIR) -> Reference:
     def read(name: str) -> pd.DataFrame:
         return pd.read_csv(seeds_dir / f"{name}.csv", dtype=str, keep_default_na=False)
 
-    options = read("options_questionnaire")
-    options["ordre"] = options["ordre"].astype(int)
+    options = pd.DataFrame(
+        [
+            (question.code, option, order)
+            for question in load_catalogue()
+            if question.kind in ("choix_unique", "choix_multiple")
+            for order, option in enumerate(question.options, start=1)
+        ],
+        columns=["question", "option", "ordre"],
+    )
     return Reference(
         departements=read("departements"),
         types_action=read("types_action"),
@@ -509,11 +523,13 @@ def _generate_reponses(
     cloture = campagnes["cloture"].to_numpy("datetime64[s]")[number]
     window = (cloture - ouverture).astype("int64") + 12 * 3600
     moment = ouverture + (8 * 3600 + rng.random(n) * window).astype("timedelta64[s]")
-    # The repeated answers come first: 1 hour to 5 days before the respondent's latest one.
+    # The repeated answers come first: 1 hour to 5 days before the respondent's latest one (within the campaign).
     repeated = np.concatenate([np.full(len(p), k % 2 == 1) for k, p in enumerate(picks)])
     latest_of = pd.Series(moment[~repeated], index=pd.MultiIndex.from_arrays([who[~repeated], number[~repeated]]))
     base = latest_of.reindex(pd.MultiIndex.from_arrays([who[repeated], number[repeated]])).to_numpy("datetime64[s]")
-    moment[repeated] = base - rng.integers(3600, 5 * 86400, size=int(repeated.sum())).astype("timedelta64[s]")
+    earlier = base - rng.integers(3600, 5 * 86400, size=int(repeated.sum())).astype("timedelta64[s]")
+    # Still within the campaign (an answer before it opened would be quarantined, not superseded).
+    moment[repeated] = np.maximum(earlier, ouverture[repeated] + np.timedelta64(3600, "s"))
     departement = promeneurs["departement"].to_numpy(object)[who]
     dep_index = pd.Series(departement).map(codes).to_numpy()
     email = promeneurs["email"].to_numpy(object)[who]
@@ -646,8 +662,8 @@ def _invalid_activites(
 def _invalid_reponses(
     rng: np.random.Generator, spec: NetworkSpec, ref: Reference, verite: pd.DataFrame, cellules: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Interest outside 1-5, échanges off the list, unknown département, unreadable timestamp."""
-    kinds = ["interet_hors_echelle", "echanges_hors_liste", "departement_inconnu", "horodateur_illisible"]
+    """Interest outside 1-5, an answer outside its campaign, unknown département, unreadable timestamp."""
+    kinds = ["interet_hors_echelle", "hors_periode", "departement_inconnu", "horodateur_illisible"]
 
     def corrupt(kind: str, mask: np.ndarray, v: pd.DataFrame, c: pd.DataFrame) -> None:
         # Someone who answers nowhere else: a broken answer never supersedes a valid one.
@@ -655,8 +671,8 @@ def _invalid_reponses(
         c.loc[mask, "email"] = v.loc[mask, "email"] = emails
         if kind == "interet_hors_echelle":
             c.loc[mask, "interet_reseau_pdn"] = "7"
-        elif kind == "echanges_hors_liste":
-            c.loc[mask, "echanges"] = "Tous les jours"
+        elif kind == "hors_periode":  # a year before the campaign opened
+            c.loc[mask, "horodateur"] = datetime_texts(rng, (v.loc[mask, "horodateur"] - pd.DateOffset(years=1)).to_numpy())
         elif kind == "departement_inconnu":
             c.loc[mask, "departement"] = UNKNOWN_DEPARTEMENT
         else:
@@ -675,7 +691,8 @@ def _layout(
 ) -> list[Sheet]:
     """Split a table into its spreadsheets' tabs, in sheet order, with header drift and blank rows."""
     contract = table.contract
-    names = list(contract.columns)
+    labels = sheet_labels(contract)
+    names = list(labels)
     order = table.verite.sort_values(["tableur", "ordre"], kind="stable").index
     cells = table.cellules.loc[order, names]
     titles = table.verite.loc[order, "tableur"].to_numpy()
@@ -690,7 +707,7 @@ def _layout(
         block = block[:, [names.index(f) for f in fields]]
         header = []
         for name in fields:
-            label = contract.columns[name]
+            label = labels[name]
             variants = _header_variants(label)
             drifted = variants[rng.choice(len(variants), p=[0.6] + [0.4 / (len(variants) - 1)] * (len(variants) - 1))]
             assert normalise_label(drifted) == normalise_label(label), drifted
@@ -704,6 +721,14 @@ def _layout(
             Sheet(title, keys[title], contract.tab_titles[0], header, fields, _with_blank_rows(rng, spec, block))
         )
     return sheets
+
+
+def sheet_labels(contract: TableContract) -> dict[str, str]:
+    """Header of each generated column: the contract's, and for responses each catalogue question's form header."""
+    if contract is not REPONSES:
+        return dict(contract.columns)
+    questions = {q.code: q.headers[0] for q in load_catalogue() if q.code in GENERATED_QUESTIONS}
+    return dict(contract.columns) | questions
 
 
 def _with_blank_rows(rng: np.random.Generator, spec: NetworkSpec, block: np.ndarray) -> pd.DataFrame:

@@ -56,6 +56,7 @@ from tests.google_emulator import SheetsEmulator, date_cell, google_emulator, sh
 
 SUIVI_KEY = "1SuiviPromeneursDuNet-03-63"
 QUESTIONNAIRE_KEY = "1Questionnaire2019-PdN-03-63"
+QUESTIONNAIRE_2020_KEY = "1Questionnaire2020-PdN-03-63"
 _DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%Y-%m-%d")
 
 
@@ -88,12 +89,13 @@ def serve_sample(emulator: SheetsEmulator, modified_time: str = "2020-02-01T10:0
         {"Promeneurs": sample_tab("Suivi - Promeneurs.csv"), "Activités": sample_tab("Suivi - Activités.csv")},
         modified_time=modified_time,
     )
-    emulator.add_spreadsheet(
-        QUESTIONNAIRE_KEY,
-        "Questionnaire 2019",
-        {"Réponses au formulaire 1": sample_tab("Questionnaire 2019 - Réponses au formulaire 1.csv")},
-        modified_time=modified_time,
-    )
+    for key, year in ((QUESTIONNAIRE_KEY, 2019), (QUESTIONNAIRE_2020_KEY, 2020)):
+        emulator.add_spreadsheet(
+            key,
+            f"Questionnaire {year}",
+            {"Réponses au formulaire 1": sample_tab(f"Questionnaire {year} - Réponses au formulaire 1.csv")},
+            modified_time=modified_time,
+        )
 
 
 SHEETS_CONFIG = f"""
@@ -109,6 +111,13 @@ cle = "{QUESTIONNAIRE_KEY}"
 annee = 2019
 ouverture = 2019-12-01
 cloture = 2020-01-31
+
+[[questionnaires]]
+titre = "Questionnaire 2020"
+cle = "{QUESTIONNAIRE_2020_KEY}"
+annee = 2020
+ouverture = 2020-12-01
+cloture = 2021-01-31
 """
 
 

@@ -26,6 +26,21 @@ def format_summary(report: dict) -> str:
             lines.append(f"    - {row['tableur']} / {row['onglet']}, ligne {row['ligne']} : {row['motif']}")
         if len(quarantine) > 20:
             lines.append(f"    … et {len(quarantine) - 20} autres (voir le rapport d'exécution)")
+    cells = report.get("cellules_signalees", [])
+    if cells:
+        lines.append(f"  Cellules à corriger (la ligne est comptée) : {len(cells)}")
+        for cell in cells[:20]:
+            lines.append(
+                f"    - {cell['tableur']} / {cell['onglet']}, ligne {cell['ligne']}, colonne « {cell['colonne']} » : "
+                f"{cell['motif']}"
+            )
+        if len(cells) > 20:
+            lines.append(f"    … et {len(cells) - 20} autres (voir le rapport d'exécution)")
+    for question in report.get("questions_non_cataloguees", []):
+        what = "en double (une autre colonne répond déjà à cette question)" if question["motif"] == "en double" else (
+            "non cataloguée : gardée, comptée dans rien tant que le catalogue ne la nomme pas"
+        )
+        lines.append(f"  Avertissement : {question['tableur']} ({question['annee']}), question « {question['colonne']} » {what}.")
     failures = report.get("controles_en_echec", [])
     for level, label in (("critique", "Contrôle bloquant"), ("avertissement", "Avertissement")):
         for failure in (f for f in failures if f["gravite"] == level):

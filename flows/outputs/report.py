@@ -233,7 +233,7 @@ def _questions(rows: list[dict], codes: list[str]) -> list[dict[str, Any]]:
                 "cellules": [_cell(cells.get(code)) for code in codes + [ENSEMBLE]],
             })
         chart = None
-        if block["type"] != "note":
+        if block["type"] != "echelle":
             chart = share_bar_chart(
                 f"{block['libelle']} : part des répondants (ensemble du réseau)",
                 [(answer, None if cells[ENSEMBLE]["secret"] else cells[ENSEMBLE]["part"])
@@ -261,7 +261,7 @@ def _interests(means: list[dict], answers: list[dict], codes: list[str]) -> dict
         theme["moyennes"][row["departement"]] = row
     distributions: dict[str, list[dict]] = {}
     for row in answers:
-        if row["type_question"] == "note" and row["departement"] == ENSEMBLE:
+        if row["type_question"] == "echelle" and row["departement"] == ENSEMBLE:
             distributions.setdefault(row["question"], []).append(row)
     chart_rows = []
     for code, theme in themes.items():
@@ -376,7 +376,7 @@ def build_context(data: dict[str, list[dict]], run_report: dict | None, annee: i
         "questionnaire": {
             "campagne": annee in campaigns,
             "participation": participation,
-            "questions": [q for q in _questions(answers, codes) if q["type"] != "note"],
+            "questions": [q for q in _questions(answers, codes) if q["type"] != "echelle"],
             "interets": _interests(data["interets"], answers, codes),
             "seuil": secrecy,
         },

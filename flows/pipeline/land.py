@@ -20,7 +20,7 @@ import pandas as pd
 
 from flows.identity import pseudonymise, respondent_identities, roster_identities
 from flows.sources.config import Bounds
-from flows.sources.contract import CONTRACTS
+from flows.sources.contract import CONTRACTS, normalise_label
 from flows.sources.snapshot import TabSnapshot
 
 # Identity columns get a pseudonymous key computed here, so that nothing downstream needs them.
@@ -110,6 +110,65 @@ def _v2_bounds_and_identity(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     _rekey_respondents(con, key)
 
 
+# The first release's questionnaire columns (fixed contract fields then): label in the form, field name.
+_V1_QUESTION_COLUMNS = {
+    "supports": "Quels supports utilisez-vous ?",
+    "reseaux": "Quels réseaux sociaux utilisez-vous ?",
+    "echanges": "Combien d'échanges avez-vous par semaine ?",
+    "publications": "Que publiez-vous sur vos profils ?",
+    "interet_reseaux_sociaux": "Intérêt : être présent sur les réseaux sociaux",
+    "interet_reseau_pdn": "Intérêt : faire partie du réseau Promeneurs du Net",
+    "interet_formations": "Intérêt : les formations",
+    "interet_journees_echanges": "Intérêt : les journées d'échanges",
+    "commentaires": "Commentaires",
+}
+_V1_FIXED_LABELS = {normalise_label(label) for label in ("Horodateur", "Adresse e-mail", "Département")}
+
+_V3_DDL = [
+    # One row per non-blank answer cell: every question column of a response sheet, every Forms answer.
+    """create table if not exists reponses_cellules (
+        snapshot_id varchar, numero_ligne integer, colonne varchar, question_id varchar, valeur varchar,
+        choix varchar[])""",
+    # The questions of a Google Form as each read saw them: the first title of a question id is its match.
+    """create table if not exists formulaires_questions (
+        snapshot_id varchar, question_id varchar, titre varchar, position integer)""",
+    "alter table snapshots add column if not exists colonnes_json varchar",
+    "alter table snapshots add column if not exists correspondances_json varchar",
+    "alter table snapshots add column if not exists sans_email boolean",
+    "alter table reponses add column if not exists reponse_id varchar",
+    "alter table reponses add column if not exists cree_le varchar",
+]
+
+
+def _v3_questionnaire_catalogue(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Questions become data: the first release's question columns are rewritten as answer cells."""
+    for statement in _V3_DDL:
+        con.execute(statement)
+    for field, label in _V1_QUESTION_COLUMNS.items():
+        con.execute(
+            f"insert into reponses_cellules (snapshot_id, numero_ligne, colonne, valeur) "
+            f"select snapshot_id, numero_ligne, ?, {field} from reponses "
+            f"where nullif(trim({field}), '') is not null",
+            [label],
+        )
+    # Extra columns of those snapshots were questions too: one cell per JSON key.
+    con.execute(
+        """insert into reponses_cellules (snapshot_id, numero_ligne, colonne, valeur)
+        select snapshot_id, numero_ligne, unnest(json_keys(colonnes_extra)),
+            unnest(list_transform(json_keys(colonnes_extra), lambda k: json_extract_string(colonnes_extra, '$."' || k || '"')))
+        from reponses where colonnes_extra is not null"""
+    )
+    con.execute("delete from reponses_cellules where nullif(trim(valeur), '') is null")
+    for snapshot_id, header_json in con.execute(
+        "select snapshot_id, header_json from snapshots where table_name = 'reponses' and colonnes_json is null"
+    ).fetchall():
+        columns = [h for h in json.loads(header_json or "[]") if normalise_label(h) not in _V1_FIXED_LABELS]
+        con.execute(
+            "update snapshots set colonnes_json = ?, sans_email = false where snapshot_id = ?",
+            [json.dumps(columns, ensure_ascii=False), snapshot_id],
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "historique initial : synchronisations, instantanés, lignes des onglets", _create_v1),
     Migration(
@@ -117,6 +176,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "bornes de plausibilité de chaque synchronisation ; clés selon la règle d'identité (e-mail normalisé, "
         "sinon nom et structure)",
         _v2_bounds_and_identity,
+    ),
+    Migration(
+        3,
+        "questionnaire générique : chaque colonne de question devient des cellules de réponse, rapprochées du "
+        "catalogue dans dbt ; questions des formulaires Google Forms",
+        _v3_questionnaire_catalogue,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -184,21 +249,54 @@ def extras_as_json(cells: pd.DataFrame, extras: dict[str, int]) -> np.ndarray:
         return con.execute(f"select cast(json_object({pairs}) as varchar) from extra_cells").df().iloc[:, 0].to_numpy()
 
 
+def _row_numbers(snapshot: TabSnapshot) -> np.ndarray:
+    return np.arange(len(snapshot.cells), dtype="int64") + snapshot.first_row_number
+
+
+def answer_cells(snapshot: TabSnapshot, snapshot_id: str) -> pd.DataFrame:
+    """Every non-blank answer of a questionnaire tab, one row per cell: the question columns are data."""
+    extras = snapshot.mapping.extra_positions
+    numbers = _row_numbers(snapshot)
+    parts = []
+    for label, position in extras.items():
+        values = snapshot.cells[position]
+        filled = values.map(lambda v: bool(v) if isinstance(v, list) else str(v).strip() != "").to_numpy()
+        if not filled.any():
+            continue
+        kept = values[filled]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "snapshot_id": snapshot_id,
+                    "numero_ligne": numbers[filled],
+                    "colonne": label,
+                    "question_id": (snapshot.question_ids or {}).get(label),
+                    # Google Forms gives checkbox answers as lists: kept whole, never re-split on commas.
+                    "valeur": kept.map(lambda v: ", ".join(v) if isinstance(v, list) else v).to_numpy(),
+                    "choix": kept.map(lambda v: v if isinstance(v, list) else None).to_numpy(),
+                }
+            )
+        )
+    columns = ["snapshot_id", "numero_ligne", "colonne", "question_id", "valeur", "choix"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
 def landing_frame(snapshot: TabSnapshot, snapshot_id: str, key: bytes) -> pd.DataFrame:
-    """Contract columns (text), extra columns as one JSON object, sheet row numbers and keys."""
+    """Contract columns (text), extra columns as one JSON object, sheet row numbers and keys.
+
+    A questionnaire's extra columns are its questions: they are landed as answer cells instead.
+    """
     cells = snapshot.cells
-    frame = pd.DataFrame(
-        {
-            "snapshot_id": snapshot_id,
-            "numero_ligne": np.arange(len(cells), dtype="int64") + snapshot.first_row_number,
-        }
-    )
+    frame = pd.DataFrame({"snapshot_id": snapshot_id, "numero_ligne": _row_numbers(snapshot)})
     for name in snapshot.contract.columns:
         position = snapshot.mapping.contract_positions.get(name)
         frame[name] = cells[position].to_numpy() if position is not None else None
     extras = snapshot.mapping.extra_positions
-    frame["colonnes_extra"] = extras_as_json(cells, extras) if extras and len(cells) else None
     table = snapshot.contract.table_name
+    keep_extras = extras and len(cells) and table != "reponses"
+    frame["colonnes_extra"] = extras_as_json(cells, extras) if keep_extras else None
+    for name, values in (snapshot.row_fields or {}).items():
+        frame[name] = values
     if table == "promeneurs":
         people, names = roster_identities(frame)
         frame["cle_promeneur"] = pseudonymise(people, key)
@@ -226,6 +324,17 @@ def _snapshot_record(snapshot: TabSnapshot, snapshot_id: str, sync_id: str, sour
         "extracted_at": datetime.now(),
         "header_json": json.dumps(snapshot.header, ensure_ascii=False),
         "row_count": len(snapshot.cells),
+        **(_questionnaire_record(snapshot) if snapshot.contract.table_name == "reponses" else {}),
+    }
+
+
+def _questionnaire_record(snapshot: TabSnapshot) -> dict:
+    """What a campaign asked: its question columns, the title mapping of sources.toml, e-mails collected or not."""
+    source = snapshot.spreadsheet
+    return {
+        "colonnes_json": json.dumps(list(snapshot.mapping.extra_positions), ensure_ascii=False),
+        "correspondances_json": json.dumps(dict(source.correspondances), ensure_ascii=False) if source.correspondances else None,
+        "sans_email": "email" not in snapshot.mapping.contract_positions,
     }
 
 
@@ -273,6 +382,14 @@ def land_sync(
             append_by_name(con, "snapshots", record)
             frame = landing_frame(snapshot, snapshot_id, key)
             append_by_name(con, snapshot.contract.table_name, frame)
+            if snapshot.contract.table_name == "reponses":
+                append_by_name(con, "reponses_cellules", answer_cells(snapshot, snapshot_id))
+            if snapshot.question_ids:
+                questions = pd.DataFrame(
+                    [(snapshot_id, qid, title, n) for n, (title, qid) in enumerate(snapshot.question_ids.items())],
+                    columns=["snapshot_id", "question_id", "titre", "position"],
+                )
+                append_by_name(con, "formulaires_questions", questions)
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
             landed.append(
                 LandedSnapshot(snapshot_id, snapshot.spreadsheet.title, snapshot.tab, snapshot.contract.table_name, len(frame))

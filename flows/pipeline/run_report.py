@@ -33,7 +33,9 @@ class RunReport:
     fin: str | None = None
     lignes_lues: list[dict] = field(default_factory=list)
     requetes_sheets: int = 0  # Google requests of the Sheets and Drive APIs made by this run
-    quarantaine: list[dict] = field(default_factory=list)
+    quarantaine: list[dict] = field(default_factory=list)  # rows counted in nothing (tableur, onglet, ligne, motif)
+    cellules_signalees: list[dict] = field(default_factory=list)  # cells to correct, their row still counts
+    questions_non_cataloguees: list[dict] = field(default_factory=list)  # columns matching no catalogue question
     controles_en_echec: list[dict] = field(default_factory=list)
     evenements: list[str] = field(default_factory=list)  # French notes: permissions, leftovers cleaned…
     durees_secondes: dict[str, float] = field(default_factory=dict)

@@ -152,14 +152,31 @@ def network_departements(raw_db: Path, sync_id: str) -> tuple[str, ...]:
     return tuple(json.loads(row[0]))
 
 
-def quarantined_rows(work_db: Path) -> list[dict]:
-    """Quarantined rows as (spreadsheet, tab, row, reason): never their content."""
+# What the run report lists from the build, by key: never a cell's content (rows, columns, reasons).
+_LISTED = {
+    "quarantaine": (
+        "select spreadsheet_title as tableur, onglet, numero_ligne as ligne, motif "
+        "from int_lignes_quarantaine order by all"
+    ),
+    "cellules_signalees": (
+        "select spreadsheet_title as tableur, onglet, numero_ligne as ligne, colonne, motif "
+        "from int_cellules_signalees order by all"
+    ),
+    "questions_non_cataloguees": (
+        "select annee, spreadsheet_title as tableur, colonne, motif from qualite.questions_non_cataloguees order by all"
+    ),
+}
+
+
+def listed_from_build(work_db: Path) -> dict[str, list[dict]]:
+    """Quarantined rows, cells to correct and uncatalogued questions, for the run report."""
+    listed = {}
     with duckdb.connect(str(work_db), read_only=True) as con:
-        rows = con.execute(
-            "select spreadsheet_title, onglet, numero_ligne, motif "
-            "from int_lignes_quarantaine order by all"
-        ).fetchall()
-    return [{"tableur": s, "onglet": o, "ligne": n, "motif": m} for s, o, n, m in rows]
+        for key, sql in _LISTED.items():
+            cursor = con.execute(sql)
+            names = [column[0] for column in cursor.description]
+            listed[key] = [dict(zip(names, row)) for row in cursor.fetchall()]
+    return listed
 
 
 def failpoint(step: str) -> None:
@@ -236,7 +253,8 @@ def _run(
     work_db = settings.private_dir / "build" / "work.duckdb"
     work_db.parent.mkdir(parents=True, exist_ok=True)
     timed("dbt", transform_task, settings, replay, work_db)
-    report.quarantaine = quarantined_rows(work_db)
+    for key, rows in listed_from_build(work_db).items():
+        setattr(report, key, rows)
     candidate = candidate_path(settings.published_db, report.run_id)
     metadata = {"run_id": report.run_id, "sync_id": sync_id, "source": report.source, "publie_le": report.debut}
     timed("assemblage", assemble_task, work_db, candidate, metadata)

@@ -57,6 +57,8 @@ class SpreadsheetSource:
     title: str  # the spreadsheet's title; for the files source, the export's file-name prefix
     key: str | None  # Google spreadsheet key (sheets source only)
     campaign: Campaign | None = None
+    correspondances: tuple[tuple[str, str], ...] = ()  # questionnaire: a form title -> catalogue question
+    form_id: str | None = None  # questionnaire read from the Google Forms API instead of its response sheet
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,32 @@ class _Suivi(_Entry):
 
 
 class _Questionnaire(_Entry):
+    formulaire: str | None = None
     annee: Annotated[int, Field(ge=2000, le=2100)]
     ouverture: date
     cloture: date
+    correspondances: dict[str, str] = {}
+
+    @field_validator("correspondances")
+    @classmethod
+    def _known_questions(cls, value: dict[str, str]) -> dict[str, str]:
+        from flows.sources.catalogue import question_codes
+
+        codes = question_codes()
+        unknown = sorted({code for code in value.values() if code not in codes})
+        if unknown:
+            raise ValueError(
+                f"question(s) inconnue(s) du catalogue : {', '.join(unknown)} (codes permis : {', '.join(codes)})"
+            )
+        return value
 
     @model_validator(mode="after")
     def _dates_agree(self) -> _Questionnaire:
+        if self.cle and self.formulaire:
+            raise ValueError(
+                "« cle » (la feuille de réponses) et « formulaire » (le formulaire Google Forms) sont donnés "
+                "ensemble : une campagne se lit d'un seul endroit, gardez l'un des deux"
+            )
         if self.cloture < self.ouverture:
             raise ValueError("la clôture précède l'ouverture de la campagne")
         if self.annee not in (self.ouverture.year, self.cloture.year - 1):
@@ -184,7 +206,9 @@ def _line_index(text: str) -> dict[tuple, int]:
             section = (name, counts[name])
             lines.setdefault(section, number)
         elif match := _TABLE_HEADER.match(line):
-            section = tuple(match.group(1).split("."))
+            parts = tuple(match.group(1).split("."))
+            # [questionnaires.correspondances] belongs to the current [[questionnaires]] entry.
+            section = (*section[:2], *parts[1:]) if section and parts[0] == section[0] else parts
             lines.setdefault(section, number)
         elif match := _KEY_LINE.match(line):
             lines.setdefault((*section, match.group(1)), number)
@@ -274,10 +298,16 @@ def _validation_message(origin: str, err: ValidationError, lines: dict[tuple, in
 
 def _source(entry: _Entry, kind: str, where: str) -> SpreadsheetSource:
     key = spreadsheet_key(entry.cle, where) if entry.cle else None
-    campaign = None
-    if isinstance(entry, _Questionnaire):
-        campaign = Campaign(annee=entry.annee, ouverture=entry.ouverture, cloture=entry.cloture)
-    return SpreadsheetSource(kind=kind, title=entry.titre, key=key, campaign=campaign)
+    if not isinstance(entry, _Questionnaire):
+        return SpreadsheetSource(kind=kind, title=entry.titre, key=key)
+    return SpreadsheetSource(
+        kind=kind,
+        title=entry.titre,
+        key=key,
+        campaign=Campaign(annee=entry.annee, ouverture=entry.ouverture, cloture=entry.cloture),
+        correspondances=tuple(entry.correspondances.items()),
+        form_id=spreadsheet_key(entry.formulaire, where) if entry.formulaire else None,
+    )
 
 
 def _refuse_duplicates(origin: str, named: list[tuple[str, int | None, SpreadsheetSource]]) -> None:
@@ -285,16 +315,35 @@ def _refuse_duplicates(origin: str, named: list[tuple[str, int | None, Spreadshe
     seen: dict[tuple[str, str], str] = {}
     for label, line, source in named:
         place = f"{label} (ligne {line})" if line else label
-        for what, value in (("la même clé", source.key), ("le même titre", normalise_label(source.title))):
+        for what, value in (
+            ("la même clé", source.key),
+            ("la même clé", source.form_id),
+            ("le même titre", normalise_label(source.title)),
+        ):
             if not value:
                 continue
             first = seen.setdefault((what, value), place)
             if first != place:
-                shown = source.key if what == "la même clé" else source.title
+                shown = value if what == "la même clé" else source.title
                 raise InputError(
                     f"{origin} : {first} et {place} déclarent {what} (« {shown} ») : un même tableur "
                     "déclaré deux fois serait compté deux fois. Supprimez l'une des deux entrées."
                 )
+
+
+def _refuse_two_campaigns_for_one_year(origin: str, named: list[tuple[str, int | None, SpreadsheetSource]]) -> None:
+    """A year is evaluated by one campaign: its closing date is the participation rate's denominator."""
+    seen: dict[int, str] = {}
+    for label, line, source in named:
+        if source.campaign is None:
+            continue
+        place = f"{label} (ligne {line})" if line else label
+        first = seen.setdefault(source.campaign.annee, place)
+        if first != place:
+            raise InputError(
+                f"{origin} : {first} et {place} évaluent la même année ({source.campaign.annee}) : une année est "
+                "évaluée par une seule campagne (sa date de clôture sert au taux de participation)."
+            )
 
 
 def parse_source_config(document: dict, origin: str, text: str = "") -> SourceConfig:
@@ -316,6 +365,7 @@ def parse_source_config(document: dict, origin: str, text: str = "") -> SourceCo
         for n, e in enumerate(parsed.questionnaires, start=1)
     ]
     _refuse_duplicates(origin, named)
+    _refuse_two_campaigns_for_one_year(origin, named)
     bornes = parsed.bornes
     return SourceConfig(
         departements=tuple(parsed.departements),

@@ -1,7 +1,9 @@
 """The input contract: which tabs and columns the coordinator's spreadsheets must have.
 
 Only the *structure* is resolved here (which sheet column holds which contract field); every cell
-value stays text and is typed and normalised in dbt staging.
+value stays text and is typed and normalised in dbt staging. A questionnaire's response sheet has three
+fixed columns; every other column is a question, landed as it is and matched to the questionnaire
+catalogue (dbt/seeds/questionnaire.csv) in dbt, so that campaigns may differ.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class TableContract:
     tab_titles: tuple[str, ...]
     columns: dict[str, str]
     spreadsheet_kind: str  # 'suivi' | 'questionnaire'
+    optional: frozenset[str] = frozenset()  # columns a tab may lack (free text people delete…)
 
 
 PROMENEURS = TableContract(
@@ -56,6 +59,7 @@ ACTIVITES = TableContract(
         "duree_jours": "Durée (jours)",
         "commentaire": "Commentaire",
     },
+    optional=frozenset({"commentaire", "intitule", "public"}),
 )
 
 REPONSES = TableContract(
@@ -67,22 +71,12 @@ REPONSES = TableContract(
         "horodateur": "Horodateur",
         "email": "Adresse e-mail",
         "departement": "Département",
-        "supports": "Quels supports utilisez-vous ?",
-        "reseaux": "Quels réseaux sociaux utilisez-vous ?",
-        "echanges": "Combien d'échanges avez-vous par semaine ?",
-        "publications": "Que publiez-vous sur vos profils ?",
-        "interet_reseaux_sociaux": "Intérêt : être présent sur les réseaux sociaux",
-        "interet_reseau_pdn": "Intérêt : faire partie du réseau Promeneurs du Net",
-        "interet_formations": "Intérêt : les formations",
-        "interet_journees_echanges": "Intérêt : les journées d'échanges",
-        "commentaires": "Commentaires",
     },
+    # A form that does not collect e-mails has no such column: each answer is then its own respondent.
+    optional=frozenset({"email"}),
 )
 
 CONTRACTS: tuple[TableContract, ...] = (PROMENEURS, ACTIVITES, REPONSES)
-
-# Columns a tab may lack without failing the sync (free-text columns people delete).
-OPTIONAL_COLUMNS = {"commentaire", "commentaires", "intitule", "public"}
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 
@@ -141,7 +135,7 @@ def map_header(header: list[str], contract: TableContract, where: str) -> Header
     missing = [
         contract.columns[name]
         for name in contract.columns
-        if name not in positions and name not in OPTIONAL_COLUMNS
+        if name not in positions and name not in contract.optional
     ]
     if missing:
         names = ", ".join(f"« {label} »" for label in missing)

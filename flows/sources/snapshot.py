@@ -31,6 +31,10 @@ class TabSnapshot:
     modified_time: str | None
     time_zone: str
     reading_note: str | None = None  # how an export was decoded, when not plain UTF-8 with commas
+    # Google Forms only: the question id behind each question column, and per-row fields of the API
+    # (reponse_id, cree_le) that a response sheet does not have.
+    question_ids: dict[str, str] | None = None
+    row_fields: dict[str, list] | None = None
 
 
 def cell_text(value: object) -> str:

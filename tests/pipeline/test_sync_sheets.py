@@ -58,8 +58,8 @@ def test_sheets_source_publishes_the_same_warehouse_as_the_files_source(sheets_r
 
 def test_run_report_counts_requests_one_drive_call_and_one_batch_get_per_spreadsheet(sheets_runs):
     _, first, second, _, reads_first, reads_second = sheets_runs
-    assert first["requetes_sheets"] == 4 and reads_first == 2
-    assert second["requetes_sheets"] == 2 and reads_second == 0  # unchanged: only the Drive metadata calls
+    assert first["requetes_sheets"] == 6 and reads_first == 3
+    assert second["requetes_sheets"] == 3 and reads_second == 0  # unchanged: only the Drive metadata calls
 
 
 def test_resync_with_unchanged_sources_adds_no_duplicate_rows(sheets_runs):
@@ -68,21 +68,22 @@ def test_resync_with_unchanged_sources_adds_no_duplicate_rows(sheets_runs):
     assert table_contents(root / "warehouse" / "pdn.duckdb") == after_first
     with duckdb.connect(str(root / "private" / "raw.duckdb"), read_only=True) as con:
         assert con.execute("select count(distinct sync_id) from sync_snapshots").fetchone()[0] == 2
-        assert con.execute("select count(*) from snapshots").fetchone()[0] == 3  # reused, not landed again
+        assert con.execute("select count(*) from snapshots").fetchone()[0] == 4  # reused, not landed again
 
 
 def test_form_answers_are_parsed_against_options_and_deduplicated(sheets_runs):
     root, *_ = sheets_runs
     with duckdb.connect(str(root / "private" / "build" / "work.duckdb"), read_only=True) as con:
         publications = con.execute(
-            "select count(*) from int_reponses_options_unpivoted where question = 'publications' "
+            "select count(*) from int_reponses_choix_unpivoted where question = 'publications' "
             "and option = 'Infos de prévention (santé, conduites à risques, etc.)'"
         ).fetchone()[0]
         autres = {r[0] for r in con.execute(
-            "select texte_autre from int_reponses_options_unpivoted where texte_autre is not null"
+            "select texte_autre from int_reponses_choix_unpivoted where texte_autre is not null"
         ).fetchall()}
         midnight = con.execute(
-            "select horodateur from int_reponses_validated where numero_ligne = 23"
+            "select horodateur from int_reponses_validated "
+            "where numero_ligne = 23 and spreadsheet_title = 'Questionnaire 2019'"
         ).fetchone()[0]
     assert publications > 0  # an option containing ", " was recognised whole
     assert "LinkedIn" in autres  # the "Autre" free text, verbatim
@@ -144,7 +145,7 @@ def test_flow_survives_429s_and_a_renamed_header_and_publishes_the_same_figures(
     sheets_source.fail_next(429, times=2, spreadsheet_id=SUIVI_KEY)
     report = nightly_sync()
     assert report["statut"] == "publie"
-    assert report["requetes_sheets"] == 6  # 4 + the two throttled attempts
+    assert report["requetes_sheets"] == 8  # 6 + the two throttled attempts
     assert sheets_source.count(status=429) == 2
     published = table_contents(warehouse.published_db)["bilan.indicateurs_annuels"]
     assert published == table_contents(published_sample.published_db)["bilan.indicateurs_annuels"]
@@ -185,7 +186,7 @@ def test_a_service_account_reads_with_read_only_scopes_only(sheets_source, wareh
 
     account = key_file(sheets_source, tmp_path, monkeypatch)
     snapshots, _, _ = extract_sheets(load_source_config(load_settings().sources_file), load_settings(), full=True)
-    assert len(snapshots) == 3
+    assert len(snapshots) == 4
     assert sheets_source.granted_scopes(account) == set(SHEETS_SCOPES)
 
 

@@ -10,7 +10,7 @@ from flows.settings import load_settings
 from flows.sources.config import load_source_config
 from flows.sources.google import SheetsUnavailable
 from flows.sources.sheets import extract_sheets
-from tests.conftest import QUESTIONNAIRE_KEY, SUIVI_KEY, sample_tab
+from tests.conftest import QUESTIONNAIRE_2020_KEY, QUESTIONNAIRE_KEY, SUIVI_KEY, sample_tab
 
 
 def extract(full=False):
@@ -24,10 +24,15 @@ def by_tab(snapshots):
 
 def test_sample_is_read_with_one_drive_call_and_one_batch_get_per_spreadsheet(sheets_source):
     snapshots, reused, requests = extract()
-    assert sorted(by_tab(snapshots)) == ["Activités", "Promeneurs", "Réponses au formulaire 1"]
+    assert sorted((s.spreadsheet.title, s.tab) for s in snapshots) == [
+        ("Questionnaire 2019", "Réponses au formulaire 1"),
+        ("Questionnaire 2020", "Réponses au formulaire 1"),
+        ("Suivi", "Activités"),
+        ("Suivi", "Promeneurs"),
+    ]
     assert reused == []
-    assert requests == 4
-    for key in (SUIVI_KEY, QUESTIONNAIRE_KEY):
+    assert requests == 6
+    for key in (SUIVI_KEY, QUESTIONNAIRE_KEY, QUESTIONNAIRE_2020_KEY):
         assert sheets_source.count(kind="drive", spreadsheet_id=key) == 1
         assert sheets_source.count(kind="batchGet", spreadsheet_id=key) == 1
     assert sheets_source.count(kind="metadata") == 0
@@ -46,8 +51,8 @@ def test_values_arrive_unformatted_with_serial_dates_and_codes_as_text(sheets_so
 def test_two_429_then_success_is_retried_and_counted(sheets_source):
     sheets_source.fail_next(429, times=2, spreadsheet_id=SUIVI_KEY)
     snapshots, _, requests = extract()
-    assert len(snapshots) == 3
-    assert requests == 6
+    assert len(snapshots) == 4
+    assert requests == 8
     assert sheets_source.count(status=429) == 2
 
 
@@ -82,10 +87,10 @@ def test_unchanged_spreadsheet_reuses_its_last_snapshot_without_reading_values(s
     sheets_source.reset_log()
     sheets_source.set_modified_time(QUESTIONNAIRE_KEY, "2020-03-01T09:00:00.000Z")
     fresh, reused, requests = extract()
-    assert [s.tab for s in fresh] == ["Réponses au formulaire 1"]
-    assert sorted(reused) == sorted(s.snapshot_id for s in landed if s.spreadsheet_title == "Suivi")
+    assert [(s.spreadsheet.title, s.tab) for s in fresh] == [("Questionnaire 2019", "Réponses au formulaire 1")]
+    assert sorted(reused) == sorted(s.snapshot_id for s in landed if s.spreadsheet_title != "Questionnaire 2019")
     assert sheets_source.count(kind="batchGet", spreadsheet_id=SUIVI_KEY) == 0
-    assert requests == 3
+    assert requests == 4
     _, reused_full, _ = extract(full=True)
     assert reused_full == []
 
@@ -99,7 +104,7 @@ def test_renamed_tab_is_found_through_the_metadata_call(sheets_source):
     snapshots, _, requests = extract()
     assert {"promeneurs ", "ACTIVITES"} <= set(by_tab(snapshots))
     assert sheets_source.count(kind="metadata", spreadsheet_id=SUIVI_KEY) == 1
-    assert requests == 6  # drive, failed batchGet, metadata, batchGet + questionnaire's two
+    assert requests == 8  # drive, failed batchGet, metadata, batchGet + two for each questionnaire
 
 
 def test_header_renamed_within_tolerance_and_moved_is_still_matched(sheets_source):

@@ -6,8 +6,7 @@ with
 
 campagnes as (
 
-    select * from {{ ref('stg_sheets__campagnes') }}
-    where campagne_annee is not null
+    select distinct campagne_annee, campagne_cloture from {{ ref('stg_sheets__campagnes') }}
 
 ),
 

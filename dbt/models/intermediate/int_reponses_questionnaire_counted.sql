@@ -1,19 +1,10 @@
 {#- Exact questionnaire counts, before statistical secrecy: for each campaign year, network
-    département and 'ensemble', question and possible answer, how many respondents chose it and how
-    many answered the question. Every answer of the form appears (0 when nobody chose it), interest
-    questions as the answers '1' to '5'. Private: the published marts reponses_questionnaire and
-    interets_questionnaire apply the secrecy rules to these counts. -#}
-
-{%- set questions = [
-    ('publications', 'Ce que vous publiez sur vos profils', 'multiple'),
-    ('reseaux', 'Réseaux sociaux utilisés', 'multiple'),
-    ('supports', 'Matériels utilisés', 'multiple'),
-    ('echanges', "Nombre d'échanges par semaine", 'unique'),
-    ('interet_reseaux_sociaux', 'Intérêt : être présent sur les réseaux sociaux', 'note'),
-    ('interet_reseau_pdn', 'Intérêt : faire partie du réseau Promeneurs du Net', 'note'),
-    ('interet_formations', 'Intérêt : les formations', 'note'),
-    ('interet_journees_echanges', "Intérêt : les journées d'échanges", 'note'),
-] -%}
+    département and 'ensemble', question the campaign asked and possible answer, how many respondents
+    chose it and how many answered the question. Generic over the catalogue: every option of an asked
+    question appears (0 when nobody chose it), « Autre » where someone used it, scales as the answers
+    '1' to '5'. A question the campaign did not ask has no row that year (« non posée »).
+    Private: the published marts reponses_questionnaire and interets_questionnaire apply the secrecy
+    rules to these counts. -#}
 
 with
 
@@ -24,22 +15,25 @@ reponses as (
 
 ),
 
-options_choisies as (
+choix_reponses as (
 
-    select * from {{ ref('int_reponses_options_unpivoted') }}
-
-),
-
-options_questionnaire as (
-
-    select * from {{ ref('options_questionnaire') }}
+    select * from {{ ref('int_reponses_choix_unpivoted') }}
 
 ),
 
-campagnes as (
+questions as (
 
-    select distinct campagne_annee as annee from {{ ref('stg_sheets__campagnes') }}
-    where campagne_annee is not null
+    select * from {{ ref('stg_catalogue__questions') }}
+    where type_question <> 'texte_libre'
+
+),
+
+-- The catalogue questions each campaign year asked.
+posees as (
+
+    select distinct colonnes.campagne_annee as annee, questions.*
+    from {{ ref('int_questions_campagnes_matched') }} as colonnes
+    inner join questions on questions.question = colonnes.question
 
 ),
 
@@ -51,18 +45,6 @@ departements as (
 
 ),
 
-questions as (
-
-    select * from (
-        values
-        {%- for code, libelle, nature in questions %}
-            ('{{ code }}', '{{ libelle | replace("'", "''") }}', '{{ nature }}', {{ loop.index }})
-            {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    ) as questions (question, libelle_question, type_question, ordre_question)
-
-),
-
 -- The per-respondent long form: aggregated below, never published.
 choix as (
 
@@ -70,73 +52,50 @@ choix as (
         reponses.campagne_annee as annee,
         reponses.departement,
         reponses.cle_repondant,
-        options_choisies.question,
-        options_choisies.option as reponse
-    from options_choisies
+        choix_reponses.question,
+        choix_reponses.option as reponse,
+        choix_reponses.ordre_option
+    from choix_reponses
     inner join reponses
-        on reponses.snapshot_id = options_choisies.snapshot_id
-        and reponses.numero_ligne = options_choisies.numero_ligne
-
-    union all
-
-    select
-        annee,
-        departement,
-        cle_repondant,
-        question,
-        cast(note as varchar) as reponse
-    from (
-        unpivot (
-            select
-                campagne_annee as annee,
-                departement,
-                cle_repondant,
-                interet_reseaux_sociaux,
-                interet_reseau_pdn,
-                interet_formations,
-                interet_journees_echanges
-            from reponses
-        )
-        on interet_reseaux_sociaux, interet_reseau_pdn, interet_formations, interet_journees_echanges
-        into name question value note
-    )
+        on reponses.snapshot_id = choix_reponses.snapshot_id
+        and reponses.numero_ligne = choix_reponses.numero_ligne
 
 ),
 
--- The form's options, "Autre" where someone used it, and the five interest scores.
+-- The catalogue's options of each asked question that the campaign offered, and « Autre » where someone
+-- used it that year.
 reponses_possibles as (
 
-    select question, option as reponse, ordre as ordre_reponse from options_questionnaire
+    select posees.annee, options.question, options.option as reponse, options.ordre_option as ordre_reponse
+    from {{ ref('stg_catalogue__options') }} as options
+    inner join posees
+        on posees.question = options.question
+        and posees.annee between coalesce(options.premiere_annee, posees.annee) and coalesce(options.derniere_annee, posees.annee)
 
     union
 
-    select question, option as reponse, ordre as ordre_reponse from options_choisies
-    where option = 'Autre'
-
-    union
-
-    select questions.question, cast(notes.note as varchar) as reponse, notes.note as ordre_reponse
-    from questions
-    cross join range(1, 6) as notes (note)
-    where questions.type_question = 'note'
+    select annee, question, reponse, ordre_option as ordre_reponse
+    from choix
+    where reponse = 'Autre'
 
 ),
 
 grille as (
 
     select
-        campagnes.annee,
+        posees.annee,
         departements.departement,
-        questions.question,
-        questions.libelle_question,
-        questions.type_question,
-        questions.ordre_question,
+        posees.question,
+        posees.libelle_question,
+        posees.type_question,
+        posees.ordre_question,
         reponses_possibles.reponse,
         reponses_possibles.ordre_reponse
-    from campagnes
+    from posees
     cross join departements
-    cross join questions
-    inner join reponses_possibles on reponses_possibles.question = questions.question
+    inner join reponses_possibles
+        on reponses_possibles.annee = posees.annee
+        and reponses_possibles.question = posees.question
 
 ),
 

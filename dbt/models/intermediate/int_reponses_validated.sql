@@ -1,13 +1,7 @@
-{#- Every response row with its campaign, its quarantine reasons (null when valid) and whether a
-    later valid response of the same respondent to the same campaign supersedes it. Superseded
-    responses are not errors: they are simply not counted. -#}
-
-{%- set interets = {
-    'interet_reseaux_sociaux': 'être présent sur les réseaux sociaux',
-    'interet_reseau_pdn': 'faire partie du réseau Promeneurs du Net',
-    'interet_formations': 'les formations',
-    'interet_journees_echanges': "les journées d''échanges",
-} -%}
+{#- Every response with its campaign, its quarantine reasons (null when valid) and whether a later valid
+    response of the same respondent to the same campaign supersedes it. Superseded responses are not
+    errors: they are simply not counted. A campaign that collects no e-mail cannot tell respondents
+    apart: each of its responses is its own respondent. -#}
 
 with
 
@@ -29,12 +23,39 @@ reseau as (
 
 ),
 
+-- A scale answer that is not a whole number from 1 to 5 makes the response unusable.
+notes_invalides as (
+
+    select
+        cellules.snapshot_id,
+        cellules.numero_ligne,
+        string_agg(
+            'Réponse « ' || questions.libelle_question || ' » : pas un entier de 1 à 5', '; '
+            order by questions.ordre_question
+        ) as motifs_notes
+    from {{ ref('stg_sheets__reponses_cellules') }} as cellules
+    inner join {{ ref('int_questions_campagnes_matched') }} as colonnes
+        on colonnes.document_id = cellules.document_id
+        and colonnes.cle_colonne = cellules.cle_colonne
+    inner join {{ ref('stg_catalogue__questions') }} as questions on questions.question = colonnes.question
+    where
+        questions.type_question = 'echelle'
+        and coalesce({{ parser_entier('cellules.valeur') }} not between 1 and 5, true)
+    group by cellules.snapshot_id, cellules.numero_ligne
+
+),
+
 checked as (
 
     select
         reponses.*,
         campagnes.campagne_annee,
         campagnes.campagne_cloture,
+        -- Without e-mails, a response stands for itself.
+        case
+            when campagnes.sans_email then 'reponse:' || reponses.snapshot_id || ':' || reponses.numero_ligne
+            else reponses.cle_repondant
+        end as cle_repondant_campagne,
         concat_ws(
             '; ',
             case
@@ -46,7 +67,7 @@ checked as (
                     || strftime(campagnes.campagne_ouverture, '%d/%m/%Y') || ' au '
                     || strftime(campagnes.campagne_cloture, '%d/%m/%Y') || ')'
             end,
-            case when reponses.cle_repondant is null then 'Adresse e-mail manquante' end,
+            case when reponses.cle_repondant is null and not campagnes.sans_email then 'Adresse e-mail manquante' end,
             case
                 when reponses.departement_brut is null then 'Département manquant'
                 when reponses.departement is null then 'Département non reconnu'
@@ -55,20 +76,13 @@ checked as (
                 when reponses.departement not in (select reseau.departement from reseau)
                     then 'Département hors réseau'
             end,
-            case
-                when reponses.echanges_brut is not null and reponses.echanges is null
-                    then 'Nombre d''échanges hors liste'
-            end,
-            {%- for colonne, libelle in interets.items() %}
-            case
-                when reponses.{{ colonne }}_brut is not null
-                    and (reponses.{{ colonne }} is null or reponses.{{ colonne }} not between 1 and 5)
-                    then 'Intérêt « {{ libelle }} » : pas un entier de 1 à 5'
-            end{% if not loop.last %},{% endif %}
-            {%- endfor %}
+            notes_invalides.motifs_notes
         ) as motifs
     from reponses
     inner join campagnes on campagnes.snapshot_id = reponses.snapshot_id
+    left join notes_invalides
+        on notes_invalides.snapshot_id = reponses.snapshot_id
+        and notes_invalides.numero_ligne = reponses.numero_ligne
 
 ),
 
@@ -79,7 +93,7 @@ ranked as (
         motifs = '' as est_valide,
         -- Latest valid response first; the sheet row breaks ties between identical timestamps.
         row_number() over (
-            partition by checked.campagne_annee, checked.cle_repondant, checked.motifs = ''
+            partition by checked.campagne_annee, checked.cle_repondant_campagne, checked.motifs = ''
             order by checked.horodateur desc, checked.numero_ligne desc
         ) as rang_reponse
     from checked
@@ -94,7 +108,7 @@ final as (
         spreadsheet_title,
         tab,
         numero_ligne,
-        cle_repondant,
+        cle_repondant_campagne as cle_repondant,
 
         -- campaign
         campagne_annee,
@@ -105,16 +119,10 @@ final as (
 
         -- attributes
         departement,
-        echanges,
-        interet_reseaux_sociaux,
-        interet_reseau_pdn,
-        interet_formations,
-        interet_journees_echanges,
 
         -- raw text, for whoever fixes the sheet
         horodateur_brut,
         departement_brut,
-        echanges_brut,
 
         -- quality
         nullif(motifs, '') as motif_quarantaine,

@@ -11,7 +11,7 @@ with
 notes as (
 
     select * from {{ ref('int_reponses_questionnaire_counted') }}
-    where type_question = 'note'
+    where type_question = 'echelle'
 
 ),
 

@@ -3,10 +3,10 @@
     Primary secrecy: a count of 1 to K-1 respondents, and every cell of a group (département or
     'ensemble', question) where fewer than K respondents answered, are secret.
     Complementary secrecy, so that no secret can be recovered by subtraction:
-    - checkbox questions (type 'multiple'): 'ensemble' is the sum of the départements, answer by
+    - checkbox questions (type 'choix_multiple'): 'ensemble' is the sum of the départements, answer by
       answer. When exactly one département cell of an answer is secret and 'ensemble' is shown, the
       smallest other département cell is hidden too (with two départements: both).
-    - single-choice questions and interest scores ('unique', 'note'): a group's answers also add up
+    - single-choice questions and interest scores ('choix_unique', 'echelle'): a group's answers also add up
       to its number of respondents, so a group's distribution is shown whole or not at all: any
       secret cell hides the whole row; and when exactly one département row is hidden while
       'ensemble' is shown, the département row with the fewest respondents is hidden too. -#}
@@ -42,7 +42,7 @@ colonnes as (
             order by repondants, departement
         ) as rang_parmi_visibles
     from primaires
-    where type_question = 'multiple'
+    where type_question = 'choix_multiple'
     window reponse as (partition by annee, question, reponse)
 
 ),
@@ -69,7 +69,7 @@ lignes as (
         max(repondants_question) as repondants_question,
         bool_or(secret_primaire) as ligne_secrete
     from primaires
-    where type_question <> 'multiple'
+    where type_question <> 'choix_multiple'
     group by annee, departement, question
 
 ),

@@ -1,21 +1,11 @@
-{#- Questionnaire responses of the selected sync, blank rows dropped. The e-mail is never selected
-    (cle_repondant, computed by the flow, identifies a respondent) nor the free-text Commentaires.
-    Checkbox answers stay as text here; int_reponses_options_unpivoted parses them. -#}
+{#- Questionnaire responses of the selected sync, blank rows dropped: the fixed fields of a response
+    (timestamp, département; the e-mail is never selected: cle_repondant, computed by the flow, stands
+    for it). The answers to questions are in stg_sheets__reponses_cellules.
+    A Google Forms campaign is read in increments, so a response edited since a read appears again in a
+    later snapshot: only its latest submission is kept, and it is numbered as the linked response sheet
+    would number it (row 2 for the first response created). -#}
 
 with
-
-source as (
-
-    select * from {{ source('raw', 'reponses') }}
-    where
-        snapshot_id in (select snapshot_id from {{ ref('stg_sheets__snapshots') }})
-        and not {{ ligne_vide([
-            'horodateur', 'email', 'departement', 'supports', 'reseaux', 'echanges', 'publications',
-            'interet_reseaux_sociaux', 'interet_reseau_pdn', 'interet_formations',
-            'interet_journees_echanges', 'commentaires',
-        ]) }}
-
-),
 
 snapshots as (
 
@@ -23,10 +13,41 @@ snapshots as (
 
 ),
 
-options_echanges as (
+cellules as (
 
-    select * from {{ ref('options_questionnaire') }}
-    where question = 'echanges'
+    select distinct snapshot_id, numero_ligne from {{ source('raw', 'reponses_cellules') }}
+    where snapshot_id in (select snapshot_id from snapshots)
+
+),
+
+source as (
+
+    select
+        reponses.*,
+        snapshots.spreadsheet_id,
+        snapshots.spreadsheet_title,
+        snapshots.tab,
+        snapshots.extracted_at
+    from {{ source('raw', 'reponses') }} as reponses
+    inner join snapshots on snapshots.snapshot_id = reponses.snapshot_id
+    left join cellules
+        on cellules.snapshot_id = reponses.snapshot_id
+        and cellules.numero_ligne = reponses.numero_ligne
+    where
+        cellules.snapshot_id is not null
+        or not {{ ligne_vide(['reponses.horodateur', 'reponses.email', 'reponses.departement']) }}
+
+),
+
+-- Google Forms: the latest submission of each response.
+latest as (
+
+    select * from source
+    qualify
+        reponse_id is null
+        or row_number() over (
+            partition by spreadsheet_id, reponse_id order by extracted_at desc, numero_ligne desc
+        ) = 1
 
 ),
 
@@ -34,44 +55,27 @@ renamed as (
 
     select
         -- ids
-        source.snapshot_id,
-        snapshots.spreadsheet_title,
-        snapshots.tab,
-        source.numero_ligne,
-        source.cle_repondant,
+        snapshot_id,
+        spreadsheet_title,
+        tab,
+        cast(
+            case
+                when reponse_id is null then numero_ligne
+                else 1 + row_number() over (partition by spreadsheet_id, reponse_id is null order by cree_le, reponse_id)
+            end as integer
+        ) as numero_ligne,
+        numero_ligne as ligne_brute,
+        cle_repondant,
 
         -- dates
-        {{ nettoyer_texte('source.horodateur') }} as horodateur_brut,
-        {{ parser_horodatage('source.horodateur') }} as horodateur,
+        {{ nettoyer_texte('horodateur') }} as horodateur_brut,
+        {{ parser_horodatage('horodateur') }} as horodateur,
 
         -- place
-        {{ nettoyer_texte('source.departement') }} as departement_brut,
-        {{ normaliser_departement('source.departement') }} as departement,
+        {{ nettoyer_texte('departement') }} as departement_brut,
+        {{ normaliser_departement('departement') }} as departement
 
-        -- checkbox answers exactly as typed (options joined with ', ', then the "Autre" text, which
-        -- must stay verbatim)
-        nullif(trim(source.supports), '') as supports_brut,
-        nullif(trim(source.reseaux), '') as reseaux_brut,
-        nullif(trim(source.publications), '') as publications_brut,
-
-        -- single choice: canonical option, null when not in the list
-        {{ nettoyer_texte('source.echanges') }} as echanges_brut,
-        options_echanges.option as echanges,
-
-        -- interest scales (whole numbers; range checked in int_reponses_validated)
-        {{ nettoyer_texte('source.interet_reseaux_sociaux') }} as interet_reseaux_sociaux_brut,
-        {{ parser_entier('source.interet_reseaux_sociaux') }} as interet_reseaux_sociaux,
-        {{ nettoyer_texte('source.interet_reseau_pdn') }} as interet_reseau_pdn_brut,
-        {{ parser_entier('source.interet_reseau_pdn') }} as interet_reseau_pdn,
-        {{ nettoyer_texte('source.interet_formations') }} as interet_formations_brut,
-        {{ parser_entier('source.interet_formations') }} as interet_formations,
-        {{ nettoyer_texte('source.interet_journees_echanges') }} as interet_journees_echanges_brut,
-        {{ parser_entier('source.interet_journees_echanges') }} as interet_journees_echanges
-
-    from source
-    inner join snapshots on snapshots.snapshot_id = source.snapshot_id
-    left join options_echanges
-        on {{ normaliser_texte('options_echanges.option') }} = {{ normaliser_texte('source.echanges') }}
+    from latest
 
 )
 

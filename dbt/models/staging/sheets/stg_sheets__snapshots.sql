@@ -25,6 +25,9 @@ renamed as (
         campagne_annee,
         campagne_ouverture,
         campagne_cloture,
+        colonnes_json,
+        correspondances_json,
+        sans_email,
 
         -- extraction
         source_kind as type_source,
