@@ -78,6 +78,7 @@ class GoogleSettings:
     retry_cap: float = 32.0
     retry_total: float = 120.0  # give up (exit 2) after this many seconds of failures
     quota_per_minute: int = 60  # Google's per-user read quota: requests are paced under it
+    forms_page_size: int = 5000  # responses per forms.responses.list call (Google's maximum)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def load_google_settings() -> GoogleSettings:
         retry_cap=_number("PDN_SHEETS_RETRY_CAP", defaults.retry_cap),
         retry_total=_number("PDN_SHEETS_RETRY_TOTAL", defaults.retry_total),
         quota_per_minute=int(_number("PDN_SHEETS_QUOTA", defaults.quota_per_minute, minimum=1, whole=True)),
+        forms_page_size=int(_number("PDN_FORMS_PAGE_SIZE", defaults.forms_page_size, minimum=1, whole=True)),
     )
 
 

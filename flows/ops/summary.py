@@ -17,6 +17,8 @@ def format_summary(report: dict) -> str:
         lines.append(f"  Lignes lues : {tab['tableur']} / {tab['onglet']} : {tab['lignes']}{note}")
     if report.get("requetes_sheets"):
         lines.append(f"  Requêtes Google Sheets : {report['requetes_sheets']}")
+    if report.get("requetes_forms"):
+        lines.append(f"  Requêtes Google Forms : {report['requetes_forms']}")
     for event in report.get("evenements", []):
         lines.append(f"  Attention : {event}")
     quarantine = report.get("quarantaine", [])

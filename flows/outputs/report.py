@@ -96,6 +96,15 @@ def report_queries(annee: int) -> dict[str, str]:
             from bilan.interets_questionnaire
             where annee = {year}
             order by ordre_question, departement""",
+        "questions_campagne": f"""
+            select question, libelle_question, type_question, est_posee
+            from bilan.questions_campagnes
+            where annee = {year}
+            order by ordre_question""",
+        "questions_non_cataloguees": """
+            select annee, spreadsheet_title, onglet, colonne, motif
+            from qualite.questions_non_cataloguees
+            order by annee, spreadsheet_title, colonne""",
         "lignes_lues": """
             select spreadsheet_title, onglet, lignes_lues, lignes_valides, lignes_quarantaine
             from qualite.lignes_lues
@@ -378,6 +387,11 @@ def build_context(data: dict[str, list[dict]], run_report: dict | None, annee: i
             "participation": participation,
             "questions": [q for q in _questions(answers, codes) if q["type"] != "echelle"],
             "interets": _interests(data["interets"], answers, codes),
+            "non_posees": [
+                {"code": q["question"], "libelle": q["libelle_question"]}
+                for q in data["questions_campagne"]
+                if not q["est_posee"]
+            ],
             "seuil": secrecy,
         },
         "qualite": {
@@ -385,6 +399,7 @@ def build_context(data: dict[str, list[dict]], run_report: dict | None, annee: i
             "avertissements": [w["message"] for w in warnings],
             "lignes_lues": data["lignes_lues"],
             "quarantaine": data["quarantaine"],
+            "questions_non_cataloguees": data["questions_non_cataloguees"],
             "lignes_quarantaine": (run_report or {}).get("quarantaine", []),
             "total_quarantaine": sum(r["lignes_quarantaine"] for r in data["lignes_lues"]),
         },

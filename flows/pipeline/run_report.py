@@ -33,6 +33,7 @@ class RunReport:
     fin: str | None = None
     lignes_lues: list[dict] = field(default_factory=list)
     requetes_sheets: int = 0  # Google requests of the Sheets and Drive APIs made by this run
+    requetes_forms: int = 0  # and of the Google Forms API
     quarantaine: list[dict] = field(default_factory=list)  # rows counted in nothing (tableur, onglet, ligne, motif)
     cellules_signalees: list[dict] = field(default_factory=list)  # cells to correct, their row still counts
     questions_non_cataloguees: list[dict] = field(default_factory=list)  # columns matching no catalogue question

@@ -28,7 +28,7 @@ from flows.errors import (
 )
 from flows.ops.notify import notify_failure
 from flows.outputs.report import report_after_sync
-from flows.pipeline.land import LandedSnapshot, land_sync
+from flows.pipeline.land import LandedSnapshot, ensure_raw_schema, land_sync
 from flows.pipeline.publish import (
     assemble_candidate,
     candidate_path,
@@ -43,6 +43,7 @@ from flows.pipeline.transform import dbt_build
 from flows.settings import SAMPLE_DIR, Settings, load_settings
 from flows.sources.config import SourceConfig, load_source_config
 from flows.sources.files import extract_files
+from flows.sources.sheets import GoogleRead, extract_google
 from flows.sources.snapshot import TabSnapshot
 from flows.storage import ensure_private_dir, private_umask
 
@@ -76,13 +77,11 @@ def plan_sources(settings: Settings, source_dir: Path | None) -> SourcePlan:
 
 @task(name="extraire", cache_policy=NONE)
 @error_boundary
-def extract_task(plan: SourcePlan, settings: Settings, full: bool) -> tuple[list[TabSnapshot], list[str], int]:
-    """Read every configured tab; returns snapshots, reused snapshot ids and Google requests made."""
+def extract_task(plan: SourcePlan, settings: Settings, full: bool) -> GoogleRead:
+    """Read every configured tab: new snapshots, reused snapshot ids and Google requests made."""
     if plan.kind == "fichiers":
-        return extract_files(plan.folder, plan.config), [], 0
-    from flows.sources.sheets import extract_sheets
-
-    return extract_sheets(plan.config, settings, full)
+        return GoogleRead(extract_files(plan.folder, plan.config), [], 0, 0)
+    return extract_google(plan.config, settings, full)
 
 
 @task(name="charger_brut", cache_policy=NONE)
@@ -141,6 +140,12 @@ def publish_task(candidate_db: Path, published_db: Path) -> str:
     checksum = file_checksum(candidate_db)
     swap_in(candidate_db, published_db, checksum)
     return checksum
+
+
+def upgrade_raw_history(settings: Settings) -> None:
+    """Apply the raw schema's pending migrations (landing does it too, in its own transaction)."""
+    with private_umask(), duckdb.connect(str(settings.raw_db)) as con:
+        ensure_raw_schema(con, settings.pseudonym_key())
 
 
 def network_departements(raw_db: Path, sync_id: str) -> tuple[str, ...]:
@@ -220,10 +225,11 @@ def _extract_and_land(settings: Settings, report: RunReport, source_dir: Path | 
     timed = _Stopwatch(report)
     plan = plan_sources(settings, source_dir)
     report.source = plan.kind if plan.folder is None else f"{plan.kind} ({plan.folder})"
-    snapshots, reused, requests = timed("extraction", extract_task, plan, settings, full)
-    report.requetes_sheets = requests
-    notes = {(s.spreadsheet.title, s.tab): s.reading_note for s in snapshots}
-    landed = timed("chargement", land_task, settings, report.run_id, plan, snapshots, reused)
+    read = timed("extraction", extract_task, plan, settings, full)
+    report.requetes_sheets = read.requests - read.forms_requests
+    report.requetes_forms = read.forms_requests
+    notes = {(s.spreadsheet.title, s.tab): s.reading_note for s in read.snapshots}
+    landed = timed("chargement", land_task, settings, report.run_id, plan, read.snapshots, read.reused)
     report.lignes_lues = [
         {"tableur": s.spreadsheet_title, "onglet": s.tab, "lignes": s.rows}
         | ({"lecture": notes[(s.spreadsheet_title, s.tab)]} if notes.get((s.spreadsheet_title, s.tab)) else {})
@@ -247,6 +253,7 @@ def _run(
         sync_id = replay
         if not settings.raw_db.exists():
             raise InputError("Aucun historique brut : rien à rejouer.")
+        upgrade_raw_history(settings)  # a history written by an earlier release replays under today's schema
     else:
         _extract_and_land(settings, report, source_dir, full)
     departements = network_departements(settings.raw_db, sync_id)

@@ -60,6 +60,7 @@ class PacedRetryingHTTPClient(HTTPClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.request_count = 0
+        self.forms_request_count = 0  # of which Google Forms API calls
         self._sent: deque[float] = deque()
 
     def _pace(self, started: float, attempt: int, failure: Exception | None) -> None:
@@ -92,6 +93,9 @@ class PacedRetryingHTTPClient(HTTPClient):
         while True:
             self._pace(started, attempt, failure)
             self.request_count += 1
+            self.forms_request_count += str(kwargs.get("endpoint", args[1] if len(args) > 1 else "")).startswith(
+                "https://forms.googleapis.com"
+            )
             try:
                 return super().request(*args, **kwargs)
             except RefreshError:

@@ -19,7 +19,8 @@ from flows.errors import InputError
 from flows.settings import Settings
 from flows.sources.config import SourceConfig, SpreadsheetSource
 from flows.sources.contract import TableContract, contract_for_tab
-from flows.sources.google import open_client
+from flows.sources.forms import FormsReader
+from flows.sources.google import FORMS_SCOPES, SHEETS_SCOPES, open_client
 from flows.sources.snapshot import TabSnapshot, cell_text, expected_contracts, missing_tab_error, tab_from_rows
 
 log = logging.getLogger(__name__)
@@ -123,31 +124,56 @@ def template_tabs(spreadsheet: SpreadsheetSource) -> list[str]:
     return [contract.tab_titles[0] for contract in expected_contracts(spreadsheet)]
 
 
-def extract_sheets(
-    config: SourceConfig, settings: Settings, full: bool
-) -> tuple[list[TabSnapshot], list[str], int]:
-    """Read every configured spreadsheet; unchanged ones reuse their last snapshot unless `full`."""
-    client = open_client(settings)
-    account = client.service_account_email
+@dataclass(frozen=True)
+class GoogleRead:
+    """What one sync read from Google: new snapshots, earlier ones reused, requests made (Forms among them)."""
+
+    snapshots: list[TabSnapshot]
+    reused: list[str]
+    requests: int
+    forms_requests: int
+
+
+def read_sheet(client: gspread.Client, spreadsheet: SpreadsheetSource, raw_db: Path, full: bool) -> tuple[list[TabSnapshot], list[str]]:
+    """One spreadsheet: its tabs, or its last snapshot when Drive says it has not changed (unless `full`)."""
+    if not spreadsheet.key:
+        raise InputError(f"Tableur « {spreadsheet.title} » : la clé (« cle ») manque dans la configuration.")
+    try:
+        drive = client.http_client.get_file_drive_metadata(spreadsheet.key)
+        modified_time = drive.get("modifiedTime")
+        last = last_snapshots(raw_db, spreadsheet.key)
+        if last and not full and modified_time and last.modified_time == modified_time:
+            log.info("Tableur « %s » inchangé depuis la dernière lecture : instantané réutilisé", spreadsheet.title)
+            return [], last.snapshot_ids
+        guesses = last.tabs if last else template_tabs(spreadsheet)
+        return read_spreadsheet(client, spreadsheet, guesses, modified_time), []
+    except APIError as err:
+        if err.code in (403, 404):
+            raise access_error(spreadsheet, err.code, client.service_account_email) from None
+        raise InputError(f"Tableur « {spreadsheet.title} » : Google Sheets a répondu HTTP {err.code}.") from None
+
+
+def scopes_for(config: SourceConfig) -> tuple[str, ...]:
+    """The least scopes this configuration needs: Sheets and Drive metadata, Forms only for Forms campaigns."""
+    forms = any(source.form_id for source in config.spreadsheets)
+    sheets = any(not source.form_id for source in config.spreadsheets)
+    return (SHEETS_SCOPES if sheets else ()) + (FORMS_SCOPES if forms else ())
+
+
+def extract_google(config: SourceConfig, settings: Settings, full: bool) -> GoogleRead:
+    """Read every configured spreadsheet and form; unchanged ones reuse their last read unless `full`."""
+    client = open_client(settings, scopes_for(config))
+    forms = FormsReader(client, settings.google.forms_page_size)
     snapshots: list[TabSnapshot] = []
     reused: list[str] = []
-    for spreadsheet in config.spreadsheets:
-        if not spreadsheet.key:
-            raise InputError(f"Tableur « {spreadsheet.title} » : la clé (« cle ») manque dans la configuration.")
-        try:
-            drive = client.http_client.get_file_drive_metadata(spreadsheet.key)
-            modified_time = drive.get("modifiedTime")
-            last = last_snapshots(settings.raw_db, spreadsheet.key)
-            if last and not full and modified_time and last.modified_time == modified_time:
-                log.info("Tableur « %s » inchangé depuis la dernière lecture : instantané réutilisé", spreadsheet.title)
-                reused.extend(last.snapshot_ids)
-                continue
-            guesses = last.tabs if last else template_tabs(spreadsheet)
-            snapshots.extend(read_spreadsheet(client, spreadsheet, guesses, modified_time))
-        except APIError as err:
-            if err.code in (403, 404):
-                raise access_error(spreadsheet, err.code, account) from None
-            raise InputError(
-                f"Tableur « {spreadsheet.title} » : Google Sheets a répondu HTTP {err.code}."
-            ) from None
-    return snapshots, reused, client.http_client.request_count
+    for source in config.spreadsheets:
+        if source.form_id:
+            snapshot, earlier = forms.read(source, settings.raw_db, full)
+            snapshots += [snapshot] if snapshot else []
+            reused += earlier
+        else:
+            fresh, earlier = read_sheet(client, source, settings.raw_db, full)
+            snapshots += fresh
+            reused += earlier
+    http = client.http_client
+    return GoogleRead(snapshots, reused, http.request_count, http.forms_request_count)

@@ -10,7 +10,7 @@ from flows.pipeline.sync import nightly_sync
 from flows.settings import load_settings
 from flows.sources.config import parse_source_config
 from flows.sources.google import PacedRetryingHTTPClient
-from flows.sources.sheets import extract_sheets
+from flows.sources.sheets import extract_google
 from tests.conftest import QUESTIONNAIRE_KEY, SHEETS_CONFIG, SUIVI_KEY, sample_tab, serve_sample, use_warehouse
 from tests.google_emulator import SheetsEmulator
 
@@ -130,7 +130,8 @@ def test_reads_are_paced_under_the_quota_so_google_never_answers_429(warehouse, 
              "suivi": [{"titre": f"Suivi {c}", "cle": f"1Suivi-departement-{c}"} for c in departments]},
             "test",
         )
-        snapshots, _, requests = extract_sheets(config, load_settings(), full=False)
+        read = extract_google(config, load_settings(), full=False)
+        snapshots, requests = read.snapshots, read.requests
         assert len(snapshots) == 24 and requests == 24
         assert emulator.count(status=429) == 0 and emulator.throttled_count == 0
         assert fake_time[0] >= 60  # the client waited for the window instead of being throttled
@@ -185,7 +186,7 @@ def test_a_service_account_reads_with_read_only_scopes_only(sheets_source, wareh
     from flows.sources.google import SHEETS_SCOPES
 
     account = key_file(sheets_source, tmp_path, monkeypatch)
-    snapshots, _, _ = extract_sheets(load_source_config(load_settings().sources_file), load_settings(), full=True)
+    snapshots = extract_google(load_source_config(load_settings().sources_file), load_settings(), full=True).snapshots
     assert len(snapshots) == 4
     assert sheets_source.granted_scopes(account) == set(SHEETS_SCOPES)
 

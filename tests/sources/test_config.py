@@ -69,3 +69,20 @@ def test_a_document_is_given_by_its_address_or_its_key(address):
 def test_a_key_that_is_neither_is_refused():
     with pytest.raises(InputError, match="ni une clé ni une adresse"):
         spreadsheet_key("pas une clé", "test")
+
+
+def test_the_example_configuration_is_valid_once_its_keys_are_filled(tmp_path):
+    from itertools import count
+
+    from flows.settings import REPO_ROOT
+
+    text = (REPO_ROOT / "sources.example.toml").read_text(encoding="utf-8")
+    numbers = count(1)
+    for placeholder in ("REPLACE_WITH_THE_KEY", "REPLACE_WITH_THE_FORM_ID"):
+        while placeholder in text:
+            text = text.replace(placeholder, f"1CleExemple{next(numbers):06d}", 1)
+    config = load_source_config(write(tmp_path, text))
+    forms = [s for s in config.spreadsheets if s.form_id]
+    assert len(forms) == 1 and dict(forms[0].correspondances) == {
+        "Sur quelles plateformes échangez-vous avec les jeunes ?": "reseaux"
+    }

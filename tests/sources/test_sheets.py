@@ -9,13 +9,15 @@ from flows.pipeline.land import land_sync
 from flows.settings import load_settings
 from flows.sources.config import load_source_config
 from flows.sources.google import SheetsUnavailable
-from flows.sources.sheets import extract_sheets
+from flows.sources.sheets import extract_google
 from tests.conftest import QUESTIONNAIRE_2020_KEY, QUESTIONNAIRE_KEY, SUIVI_KEY, sample_tab
 
 
 def extract(full=False):
+    """Snapshots, reused snapshot ids and requests of one read of the configured Google sources."""
     settings = load_settings()
-    return extract_sheets(load_source_config(settings.sources_file), settings, full)
+    read = extract_google(load_source_config(settings.sources_file), settings, full)
+    return read.snapshots, read.reused, read.requests
 
 
 def by_tab(snapshots):
