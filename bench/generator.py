@@ -97,7 +97,7 @@ UNKNOWN_DEPARTEMENT = "Atlantide"
 
 
 # ---------------------------------------------------------------------------------------------------
-# Reference lists (dbt seeds) and the network's shape
+# Reference lists (dbt/seeds/listes.csv and the other seeds) and the network's shape
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -128,11 +128,18 @@ def load_reference(seeds_dir: Path = SEEDS_DIR) -> Reference:
         ],
         columns=["question", "option", "ordre"],
     )
+    listes = read("listes")
+
+    def values(liste: str) -> pd.Series:
+        return listes.loc[listes["liste"] == liste, "valeur"]
+
     return Reference(
         departements=read("departements"),
-        types_action=read("types_action"),
-        profils=tuple(read("profils")["libelle"]),
-        types_structure=tuple(read("types_structure")["libelle"]),
+        types_action=listes.loc[listes["liste"] == "Type d'action", ["valeur", "indicateur"]]
+        .rename(columns={"valeur": "libelle"})
+        .reset_index(drop=True),
+        profils=tuple(values("Profil")),
+        types_structure=tuple(values("Type de structure")),
         options=options.sort_values(["question", "ordre"], ignore_index=True),
         indicateurs=tuple(read("indicateurs").sort_values("ordre", key=lambda s: s.astype(int))["indicateur"]),
     )
@@ -411,6 +418,10 @@ def _generate_promeneurs(
             "date_sortie": date_texts(rng, sortie),
         }
     )
+    # A profile off its list is a cell to correct, not a lost Promeneur: counted, without a profile.
+    off_list = rng.choice(n, size=min(n, _invalid_count(spec, n)), replace=False)
+    verite.loc[off_list, "profil"] = None
+    cellules.loc[off_list, "profil"] = "Stagiaire"
     return verite, cellules
 
 
@@ -609,8 +620,8 @@ def _outside_code(spec: NetworkSpec, ref: Reference) -> str | None:
 def _invalid_promeneurs(
     rng: np.random.Generator, spec: NetworkSpec, ref: Reference, verite: pd.DataFrame, cellules: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Exit before the charter, profile off the list, unreadable date, département off the network."""
-    kinds = ["sortie_avant_charte", "profil_hors_liste", "date_illisible"]
+    """Exit before the charter, unknown département, unreadable date, département off the network."""
+    kinds = ["sortie_avant_charte", "departement_inconnu", "date_illisible"]
     outside = _outside_code(spec, ref)
     if outside:
         kinds.append("hors_reseau")
@@ -623,8 +634,8 @@ def _invalid_promeneurs(
             exit_day = v.loc[mask, "date_signature_charte"].to_numpy("datetime64[D]") - np.timedelta64(45, "D")
             v.loc[mask, "date_sortie"] = exit_day
             c.loc[mask, "date_sortie"] = date_texts(rng, exit_day)
-        elif kind == "profil_hors_liste":
-            c.loc[mask, "profil"] = "Stagiaire"
+        elif kind == "departement_inconnu":
+            c.loc[mask, "departement"] = "Atlantide"
         elif kind == "date_illisible":
             c.loc[mask, "date_signature_charte"] = "31/02/" + v.loc[mask, "date_signature_charte"].dt.year.astype(str)
         else:

@@ -137,6 +137,28 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _modele(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flows.errors import PdnError
+    from flows.settings import load_settings
+    from flows.sources.template import network_config
+    from flows.sources.template_sheets import format_spreadsheet
+    from flows.sources.template_xlsx import write_workbook
+
+    try:
+        settings = load_settings()
+        if args.xlsx:  # no Google call at all
+            lines = write_workbook(Path(args.xlsx), network_config(settings))
+        else:
+            lines = format_spreadsheet(settings, args.cle)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print("\n".join(lines))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `pdn` command line."""
     parser = argparse.ArgumentParser(prog="pdn", description="Entrepôt de données Promeneurs du Net")
@@ -173,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
     docs = commands.add_parser("docs", help="générer la documentation des données (dbt docs) de l'entrepôt publié")
     docs.set_defaults(handler=_docs)
+    modele = commands.add_parser(
+        "modele", help="mettre le tableur de suivi au modèle (onglets, en-têtes, listes, menus déroulants)"
+    )
+    target = modele.add_mutually_exclusive_group()
+    target.add_argument(
+        "--cle", metavar="CLE_OU_URL", help="clé ou adresse du tableur (défaut : le [[suivi]] de sources.toml)"
+    )
+    target.add_argument(
+        "--xlsx", metavar="FICHIER", help="écrire le modèle dans un nouveau fichier Excel, sans appeler Google"
+    )
+    modele.set_defaults(handler=_modele)
     return parser
 
 

@@ -122,7 +122,7 @@ cloture = 2021-01-31
 
 
 @pytest.fixture
-def sheets_source(sheets_emulator: SheetsEmulator, warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def sheets_source(sheets_emulator: SheetsEmulator, warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
     """The sample served by the emulator, and the environment pointing the pipeline at it."""
     serve_sample(sheets_emulator)
     config = tmp_path / "sources.toml"

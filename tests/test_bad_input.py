@@ -26,6 +26,7 @@ from flows.settings import SAMPLE_DIR
 from flows.sources.catalogue import load_catalogue
 from flows.sources.contract import ACTIVITES, PROMENEURS, REPONSES, TableContract, map_header, normalise_label
 from tests.conftest import use_warehouse
+from tests.outputs.test_report import parse_html
 from tests.pipeline.test_sync_sample import EXPECTED_2019, indicators
 
 PROMENEURS_FILE = "Suivi - Promeneurs.csv"
@@ -267,7 +268,7 @@ def test_a_missing_source_folder_exits_2(published_copy, tmp_path, monkeypatch, 
 
 
 def test_at_least_40_bad_input_cases_are_exercised():
-    assert len(REFUSALS) + len(ROW_CASES) + len(ENCODINGS) >= 40
+    assert len(REFUSALS) + len(ROW_CASES) + len(FLAGGED_CASES) + len(ENCODINGS) >= 40
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,8 +308,6 @@ ROW_CASES = [
     (PROMENEURS_FILE, {"date_sortie": "bientôt"}, "Date de sortie illisible"),
     (PROMENEURS_FILE, {"date_sortie": "01/02/2019"}, "Date de sortie antérieure à la signature de la charte"),
     (PROMENEURS_FILE, {"date_sortie": "31/12/2099"}, "Date de sortie invraisemblable (plus de 12 mois après"),
-    (PROMENEURS_FILE, {"profil": "Astronaute"}, "Profil hors liste"),
-    (PROMENEURS_FILE, {"type_structure": "Boulangerie"}, "Type de structure hors liste"),
     (PROMENEURS_FILE, {"email": "DUPLICATE"}, "Promeneur en double : même personne que la ligne 2"),
     (PROMENEURS_FILE, SAME_PERSON_OTHER_SPELLING, "Promeneur en double : même personne que la ligne 2"),
     (PROMENEURS_FILE, SAME_NAME_NO_EMAIL, "Promeneur peut-être en double : même nom et même structure que la ligne 2"),
@@ -337,15 +336,26 @@ ROW_CASES = [
     (REPONSES_FILE, {"interet_reseaux_sociaux": "beaucoup"}, "Réponse « Intérêt : être présent sur les réseaux sociaux »"),
 ]
 # A field problem, not a row problem: the row counts, the cell is listed for correction (never its content).
-# In the 2020 campaign, so that the 2019 figures the other cases check stay those of the sample.
+# Dated 2020, so that the 2019 figures the other cases check stay those of the sample.
 REPONSES_2020_FILE = "Questionnaire 2020 - Réponses au formulaire 1.csv"
 FLAGGED_CASES = [
+    (PROMENEURS_FILE, {"profil": "Astronaute"}, "Profil", "Profil hors liste : compté « non reconnu »"),
+    (PROMENEURS_FILE, {"profil": ""}, "Profil", "Profil manquant : compté « non renseigné »"),
+    (PROMENEURS_FILE, {"type_structure": "Boulangerie"}, "Type de structure", "Type de structure hors liste"),
+    (PROMENEURS_FILE, {"type_structure": " "}, "Type de structure", "Type de structure manquant"),
+    (ACTIVITES_FILE, {"public": "Extraterrestres"}, "Public", "Public hors liste : compté « non reconnu »"),
     (REPONSES_2020_FILE, {"horodateur": "10/12/2020 10:00:00", "echanges": "Beaucoup"},
      "Combien d'échanges avez-vous par semaine ?", "Réponse hors des options du catalogue : comptée dans « Autre »"),
 ]
 
 BASES = {PROMENEURS_FILE: (PROMENEURS, VALID_PROMENEUR), ACTIVITES_FILE: (ACTIVITES, VALID_ACTIVITE),
          REPONSES_FILE: (REPONSES, VALID_REPONSE)}
+FLAGGED_BASES = {
+    PROMENEURS_FILE: (PROMENEURS, {**VALID_PROMENEUR, "date_signature_charte": "15/03/2020"}),
+    ACTIVITES_FILE: (ACTIVITES, {**VALID_ACTIVITE, "date": "12/05/2020"}),
+    # the 2020 form dropped the « journées d'échanges » question
+    REPONSES_2020_FILE: (REPONSES, {k: v for k, v in VALID_REPONSE.items() if k != "interet_journees_echanges"}),
+}
 
 
 def field_positions(header: list[str], contract: TableContract) -> dict[str, int]:
@@ -393,13 +403,13 @@ def bad_rows_run(prefect_harness, tmp_path_factory):
     append_rows(exports / ACTIVITES_FILE, ACTIVITES, [FREE_TEXT_ACTION])
     existing_email = read_export(exports / PROMENEURS_FILE).iloc[1, 2]  # the first Promeneur's e-mail
     expected = []
-    flagged = [(row, column, reason) for (_, changes, column, reason), row in zip(
-        FLAGGED_CASES, append_rows(exports / REPONSES_2020_FILE, REPONSES, [
-            # the 2020 form dropped the « journées d'échanges » question
-            {**{k: v for k, v in VALID_REPONSE.items() if k != "interet_journees_echanges"}, **changes,
-             "email": f"signale.{n}@example.org"}
-            for n, (_, changes, _, _) in enumerate(FLAGGED_CASES)
-        ]))]
+    flagged = []
+    for file_name, (contract, valid) in FLAGGED_BASES.items():
+        cases = [(changes, column, reason) for name, changes, column, reason in FLAGGED_CASES if name == file_name]
+        rows = [{**valid, **changes, **({"email": f"signale.{n}@example.org"} if "email" in contract.columns else {})}
+                for n, (changes, _, _) in enumerate(cases)]
+        for sheet_row, (_, column, reason) in zip(append_rows(exports / file_name, contract, rows), cases):
+            flagged.append((file_name, sheet_row, column, reason))
     for file_name, (contract, valid) in BASES.items():
         cases = [(changes, reason) for name, changes, reason in ROW_CASES if name == file_name]
         rows = []
@@ -424,13 +434,28 @@ def bad_rows_run(prefect_harness, tmp_path_factory):
     return root, exports, code, report, expected
 
 
-def test_a_cell_outside_its_list_is_listed_and_its_row_still_counts(bad_rows_run):
-    _, _, _, report, _ = bad_rows_run
-    listed = {(c["tableur"], c["ligne"]): (c["colonne"], c["motif"]) for c in report["cellules_signalees"]}
-    quarantined = {(row["tableur"], row["ligne"]) for row in report["quarantaine"]}
-    for row, column, reason in report["_flagged"]:
-        assert listed[("Questionnaire 2020", row)] == (column, reason)
-        assert ("Questionnaire 2020", row) not in quarantined
+def test_a_cell_outside_its_list_is_listed_and_its_row_still_counts(bad_rows_run, published_sample):
+    root, _, _, report, _ = bad_rows_run
+    listed = {(c["tableur"], c["onglet"], c["ligne"]): (c["colonne"], c["motif"]) for c in report["cellules_signalees"]}
+    quarantined = {(row["tableur"], row["onglet"], row["ligne"]) for row in report["quarantaine"]}
+    for file_name, row, column, reason in report["_flagged"]:
+        title = HOSTILE_TITLE if file_name.startswith("Suivi") else "Questionnaire 2020"
+        tab = TAB_OF_FILE.get(file_name, "Réponses au formulaire 1")
+        found_column, found_reason = listed[(title, tab, row)]
+        assert found_column == column and found_reason.startswith(reason), (file_name, row, found_reason)
+        assert (title, tab, row) not in quarantined
+    # The 2020 bilan says so: the cells to correct on its quality page, the types « non reconnu » apart.
+    dom = parse_html((root / "warehouse" / "rapports" / "bilan-2020.html").read_text(encoding="utf-8"))
+    quality = " ".join(row.text() for row in dom.find_all("table", id="tableau-cellules-signalees")[0].find_all("tr"))
+    assert "Profil hors liste" in quality and "Type de structure manquant" in quality
+    fiche_03 = dom.find_all("article", data_departement="03")[0]
+    assert fiche_03.find_all("p", **{"class": "note hors-liste"})
+    assert "non reconnu" not in " ".join(li.text() for li in fiche_03.find_all("li"))
+    # Every flagged Promeneur is counted among the 2020 actives (the sample's own count plus them).
+    flagged_promeneurs = sum(1 for name, *_ in report["_flagged"] if name == PROMENEURS_FILE)
+    before = indicators(published_sample.published_db, 2020)[("promeneurs_actifs_fin_annee", "03")]
+    after = indicators(root / "warehouse" / "pdn.duckdb", 2020)[("promeneurs_actifs_fin_annee", "03")]
+    assert after == before + flagged_promeneurs
 
 
 def test_each_bad_row_is_quarantined_at_its_sheet_row_with_its_reason(bad_rows_run):
@@ -495,7 +520,9 @@ def test_free_text_typed_in_a_valid_action_is_not_published(bad_rows_run):
         text = "\n".join(con.execute(f'select * from {s}."{t}"').df().to_csv(index=False) for s, t in tables)
         publics = con.execute("select public, count(*) from bilan.activites where annee = 2020 group by all").fetchall()
     assert "bertrand" not in text.lower()
-    assert ("non reconnu", 1) in publics  # the action counts; its public shows as unrecognised
+    # Each action counts; its public shows as unrecognised (this one, and the flagged public case).
+    unknown_publics = 1 + sum(1 for name, changes, *_ in FLAGGED_CASES if name == ACTIVITES_FILE and "public" in changes)
+    assert ("non reconnu", unknown_publics) in publics
 
 
 def test_every_html_page_shows_a_hostile_title_as_text(bad_rows_run):

@@ -23,11 +23,11 @@ import duckdb
 import jinja2
 
 from flows.errors import InputError
+from flows.pipeline.land import SNAPSHOT_TABLES
 from flows.pipeline.publish import warehouse_lock
 from flows.settings import DBT_PROJECT_DIR, Settings
 from flows.storage import replace_durably
 
-DATA_TABLES = ("promeneurs", "activites", "reponses")
 PERSONAL_COLUMNS = ("nom", "prenom", "email", "colonnes_extra")
 # The dbt macros that read a date cell; rendered here so exit dates are parsed by the one rule dbt uses.
 DATE_MACRO_FILES = ("textes.sql", "parser_dates.sql")
@@ -117,7 +117,7 @@ def _expire_snapshots(con: duckdb.DuckDBPyConnection, summary: PurgeSummary, kee
         "and sync_id not in (select sync_id from syncs_protegees)"
     )
     expired = "(select snapshot_id from instantanes_expires)"
-    for table in DATA_TABLES:
+    for table in SNAPSHOT_TABLES:
         summary.lignes_supprimees[table] = _count(con, f"delete from {table} where snapshot_id in {expired}")
     con.execute(
         f"delete from sync_snapshots where snapshot_id in {expired} "
@@ -237,7 +237,7 @@ def format_purge(summary: PurgeSummary) -> str:
         return "Aucun historique brut (raw.duckdb) : rien à purger."
     verb = "seraient" if summary.simulation else "ont été"
     title = "Simulation de purge (rien n'a été modifié)" if summary.simulation else "Purge de l'historique brut"
-    rows = ", ".join(f"{table} : {count}" for table, count in summary.lignes_supprimees.items())
+    rows = ", ".join(f"{table} : {count}" for table, count in summary.lignes_supprimees.items() if count) or "aucune"
     lines = [
         f"{title} : conservation {summary.annees} ans, limite le {summary.limite:%d/%m/%Y}.",
         f"  Instantanés supprimés : {summary.instantanes_supprimes} (lignes {rows}).",

@@ -67,7 +67,7 @@ def report_queries(annee: int) -> dict[str, str]:
             where i.annee in ({year}, {year - 1})
             order by d.ordre, i.departement, i.annee""",
         "types": f"""
-            select departement, categorie, libelle
+            select departement, categorie, libelle, est_reconnu
             from bilan.types_par_departement
             where annee = {year}
             order by departement, categorie, lower(strip_accents(libelle))""",
@@ -80,10 +80,11 @@ def report_queries(annee: int) -> dict[str, str]:
             select a.type_action, a.departement, count(*) as actions, sum(a.participants) as participants,
                 min(d.ordre) as ordre
             from bilan.activites as a
-            inner join bilan.definitions_indicateurs as d on d.indicateur = a.indicateur
+            -- a type added in the Listes tab feeds no indicator: listed after the others
+            left join bilan.definitions_indicateurs as d on d.indicateur = a.indicateur
             where a.annee = {year}
             group by a.type_action, a.departement
-            order by ordre, a.departement""",
+            order by ordre nulls last, a.type_action, a.departement""",
         "campagnes": "select distinct annee from bilan.reponses_questionnaire order by annee",
         "reponses": f"""
             select departement, question, libelle_question, type_question, ordre_question, reponse,
@@ -113,6 +114,10 @@ def report_queries(annee: int) -> dict[str, str]:
             select spreadsheet_title, onglet, motif, lignes
             from qualite.quarantaine
             order by spreadsheet_title, onglet, motif""",
+        "cellules_signalees": """
+            select spreadsheet_title, onglet, colonne, motif, lignes
+            from qualite.cellules_signalees
+            order by spreadsheet_title, onglet, colonne, motif""",
         "synchronisation": "select run_id, sync_id, publie_le from qualite.synchronisation",
     }
 
@@ -304,9 +309,10 @@ def build_context(data: dict[str, list[dict]], run_report: dict | None, annee: i
     campaigns = {row["annee"] for row in data["campagnes"]}
     indicators = _indicators(data["indicateurs"])
     by_code = {line.code: line for line in indicators}
-    types: dict[tuple[str, str], list[str]] = {}
+    # Recognised values are the indicator's list; « non reconnu » / « non renseigné » are cells to correct.
+    types: dict[tuple[str, str, bool], list[str]] = {}
     for row in data["types"]:
-        types.setdefault((row["departement"], row["categorie"]), []).append(row["libelle"])
+        types.setdefault((row["departement"], row["categorie"], row["est_reconnu"]), []).append(row["libelle"])
     sync = data["synchronisation"][0] if data["synchronisation"] else {}
     warnings = [c for c in (run_report or {}).get("controles_en_echec", []) if c.get("gravite") == "avertissement"]
     answers = data["reponses"]
@@ -348,8 +354,9 @@ def build_context(data: dict[str, list[dict]], run_report: dict | None, annee: i
                 if line.code not in ("promeneurs_actifs_fin_annee", "promeneurs_actifs_cloture_questionnaire")
                 and not line.code.startswith("questionnaire_")
             ],
-            "profils": types.get((code, "profil"), []),
-            "structures": types.get((code, "type_structure"), []),
+            "profils": types.get((code, "profil", True), []),
+            "structures": types.get((code, "type_structure", True), []),
+            "hors_liste": bool(types.get((code, "profil", False)) or types.get((code, "type_structure", False))),
         }
         for code in codes + [ENSEMBLE]
     ]
@@ -402,6 +409,7 @@ def build_context(data: dict[str, list[dict]], run_report: dict | None, annee: i
             "questions_non_cataloguees": data["questions_non_cataloguees"],
             "lignes_quarantaine": (run_report or {}).get("quarantaine", []),
             "total_quarantaine": sum(r["lignes_quarantaine"] for r in data["lignes_lues"]),
+            "cellules_signalees": data["cellules_signalees"],
         },
     }
 

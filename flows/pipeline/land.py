@@ -21,6 +21,7 @@ import pandas as pd
 from flows.identity import pseudonymise, respondent_identities, roster_identities
 from flows.sources.config import Bounds
 from flows.sources.contract import CONTRACTS, normalise_label
+from flows.sources.lists import bundled_lists, bundled_lists_fingerprint
 from flows.sources.snapshot import TabSnapshot
 
 # Identity columns get a pseudonymous key computed here, so that nothing downstream needs them.
@@ -169,6 +170,57 @@ def _v3_questionnaire_catalogue(con: duckdb.DuckDBPyConnection, key: bytes) -> N
         )
 
 
+# The bundled reference lists are landed as a snapshot of this pseudo-spreadsheet, once per version of
+# dbt/seeds/listes.csv (its fingerprint is the snapshot's modified_time), and linked to every sync.
+BUNDLED_LISTS_ID = "listes-fournies"
+_V4_DDL = [
+    # The lists in force: the bundled ones (with each action type's indicator) and the Listes tab's rows.
+    """create table if not exists listes (
+        snapshot_id varchar, numero_ligne integer, liste varchar, valeur varchar, variantes varchar,
+        indicateur varchar, colonnes_extra varchar)""",
+]
+
+
+def bundled_lists_snapshot(con: duckdb.DuckDBPyConnection, sync_id: str) -> str:
+    """The snapshot of the bundled lists of this release: the last one landed if they have not changed."""
+    fingerprint = bundled_lists_fingerprint()
+    found = con.execute(
+        "select snapshot_id from snapshots where spreadsheet_id = ? and modified_time = ? "
+        "order by extracted_at desc limit 1",
+        [BUNDLED_LISTS_ID, fingerprint],
+    ).fetchone()
+    if found:
+        return found[0]
+    snapshot_id = uuid.uuid4().hex
+    entries = bundled_lists()
+    header = ["Liste", "Valeur", "Variantes acceptées", "Indicateur"]
+    record = {
+        "snapshot_id": snapshot_id, "sync_id": sync_id, "source_kind": "projet", "spreadsheet_id": BUNDLED_LISTS_ID,
+        "spreadsheet_title": "Listes fournies", "tab": "dbt/seeds/listes.csv", "table_name": "listes",
+        "modified_time": fingerprint, "extracted_at": datetime.now(), "row_count": len(entries),
+        "header_json": json.dumps(header, ensure_ascii=False),
+    }
+    append_by_name(con, "snapshots", pd.DataFrame([record]))
+    rows = pd.DataFrame(
+        [(snapshot_id, number, e.liste, e.valeur, " | ".join(e.variantes) or None, e.indicateur)
+         for number, e in enumerate(entries, start=2)],
+        columns=["snapshot_id", "numero_ligne", "liste", "valeur", "variantes", "indicateur"],
+    )
+    append_by_name(con, "listes", rows)
+    return snapshot_id
+
+
+def _v4_reference_lists(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Reference lists become data recorded with each sync. Earlier syncs did not record theirs: they are
+    replayed with the lists of the release that migrated them (the same values, with spelling variants)."""
+    for statement in _V4_DDL:
+        con.execute(statement)
+    first = con.execute("select sync_id from syncs order by started_at, sync_id limit 1").fetchone()
+    if first:
+        snapshot_id = bundled_lists_snapshot(con, first[0])
+        con.execute("insert into sync_snapshots select sync_id, ? from syncs", [snapshot_id])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "historique initial : synchronisations, instantanés, lignes des onglets", _create_v1),
     Migration(
@@ -183,7 +235,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "catalogue dans dbt ; questions des formulaires Google Forms",
         _v3_questionnaire_catalogue,
     ),
+    Migration(
+        4,
+        "listes de référence enregistrées avec chaque synchronisation : listes fournies et onglet Listes du "
+        "tableur de suivi",
+        _v4_reference_lists,
+    ),
 )
+# Every table whose rows belong to a snapshot (the retention policy deletes them together).
+SNAPSHOT_TABLES = ("promeneurs", "activites", "reponses", "reponses_cellules", "formulaires_questions", "listes")
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
@@ -394,7 +454,7 @@ def land_sync(
             landed.append(
                 LandedSnapshot(snapshot_id, snapshot.spreadsheet.title, snapshot.tab, snapshot.contract.table_name, len(frame))
             )
-        for snapshot_id in reused_snapshot_ids:
+        for snapshot_id in [*reused_snapshot_ids, bundled_lists_snapshot(con, sync_id)]:
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
         con.execute("commit")
     return landed

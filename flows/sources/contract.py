@@ -24,6 +24,7 @@ class TableContract:
     columns: dict[str, str]
     spreadsheet_kind: str  # 'suivi' | 'questionnaire'
     optional: frozenset[str] = frozenset()  # columns a tab may lack (free text people delete…)
+    tab_optional: bool = False  # a spreadsheet may lack this tab altogether
 
 
 PROMENEURS = TableContract(
@@ -76,7 +77,17 @@ REPONSES = TableContract(
     optional=frozenset({"email"}),
 )
 
-CONTRACTS: tuple[TableContract, ...] = (PROMENEURS, ACTIVITES, REPONSES)
+# The coordinator's own additions to the reference lists (flows/sources/lists.py): an optional tab.
+LISTES = TableContract(
+    table_name="listes",
+    tab_titles=("Listes", "Liste", "Listes de référence"),
+    spreadsheet_kind="suivi",
+    columns={"liste": "Liste", "valeur": "Valeur", "variantes": "Variantes acceptées"},
+    optional=frozenset({"variantes"}),
+    tab_optional=True,
+)
+
+CONTRACTS: tuple[TableContract, ...] = (PROMENEURS, ACTIVITES, REPONSES, LISTES)
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 

@@ -136,6 +136,8 @@ def extract_spreadsheet_files(folder: Path, spreadsheet: SpreadsheetSource) -> l
     for contract in expected_contracts(spreadsheet):
         matching = [name for name in tabs if contract_for_tab(name, spreadsheet.kind) is contract]
         if not matching:
+            if contract.tab_optional:
+                continue
             raise missing_tab_error(spreadsheet, contract, list(tabs))
         if len(matching) > 1:
             names = ", ".join(f"« {name} »" for name in matching)

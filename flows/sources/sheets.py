@@ -2,7 +2,8 @@
 
 Per spreadsheet and sync: one Drive metadata call (modifiedTime; unchanged -> reuse the last snapshot)
 and one values:batchGet of every tab. The Sheets metadata call (tab titles) is only made when the tab
-titles remembered from the last snapshot no longer resolve.
+titles remembered from the last snapshot do not name every tab (a renamed tab, or a Suivi spreadsheet
+without the optional `Listes` tab, which may have been added since).
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def _quoted_range(tab: str) -> str:
 def _resolve_tabs(
     client: gspread.Client, spreadsheet: SpreadsheetSource, guesses: list[str] | None
 ) -> dict[TableContract, str]:
-    """Map each expected tab to its title: from `guesses` when given, else from the Sheets metadata call."""
+    """Map each expected tab to its title: from `guesses` when they name every tab, else from the Sheets
+    metadata call (an optional tab missing from the guesses may have been added since: only metadata says)."""
     contracts = expected_contracts(spreadsheet)
     if guesses is not None:
         resolved = {c: t for c in contracts for t in guesses if contract_for_tab(t, spreadsheet.kind) is c}
@@ -89,9 +91,10 @@ def _resolve_tabs(
     resolved = {}
     for contract in contracts:
         title = next((t for t in titles if contract_for_tab(t, spreadsheet.kind) is contract), None)
-        if title is None:
+        if title is not None:
+            resolved[contract] = title
+        elif not contract.tab_optional:
             raise missing_tab_error(spreadsheet, contract, titles)
-        resolved[contract] = title
     return resolved
 
 
@@ -120,8 +123,8 @@ def read_spreadsheet(
 
 
 def template_tabs(spreadsheet: SpreadsheetSource) -> list[str]:
-    """The tab titles of the templates we give the coordinator."""
-    return [contract.tab_titles[0] for contract in expected_contracts(spreadsheet)]
+    """The required tab titles of the templates we give the coordinator."""
+    return [contract.tab_titles[0] for contract in expected_contracts(spreadsheet) if not contract.tab_optional]
 
 
 @dataclass(frozen=True)

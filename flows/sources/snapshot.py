@@ -103,6 +103,9 @@ def tab_from_frame(
     frame = frame.fillna("").astype(str)
     filled = frame.apply(lambda column: column.str.strip() != "").any(axis=1)
     if not filled.any():
+        if contract.tab_optional:  # an optional tab left empty holds nothing, like an absent one
+            return TabSnapshot(spreadsheet, spreadsheet_id, tab, contract, [], HeaderMapping({}, {}),
+                               frame.iloc[0:0], 2, modified_time, time_zone, reading_note)
         raise InputError(f"{where} : l'onglet est vide (aucune ligne d'en-tête).")
     header_index, mapping = _header_row(frame, filled, contract, where)
     return TabSnapshot(
@@ -121,7 +124,7 @@ def tab_from_frame(
 
 
 def expected_contracts(spreadsheet: SpreadsheetSource) -> list[TableContract]:
-    """The tabs a spreadsheet of this kind must have."""
+    """The tabs a spreadsheet of this kind has (TableContract.tab_optional ones may be absent)."""
     return [c for c in CONTRACTS if c.spreadsheet_kind == spreadsheet.kind]
 
 

@@ -87,6 +87,12 @@ def build_raw(raw_db: Path) -> None:
                     if table == "reponses":
                         email = f"repondant{number}-{snapshot_id}.zq@example.org"
                         row = {"email": email, "cle_repondant": f"r{number}"}
+                        # a free-text answer, where respondents write anything (their own address too)
+                        con.execute(
+                            "insert into reponses_cellules (snapshot_id, numero_ligne, colonne, valeur) "
+                            "values (?, ?, 'Commentaires', ?)",
+                            [snapshot_id, number, f"écrivez-moi : {email}"],
+                        )
                     columns = ["snapshot_id", "numero_ligne", *row]
                     con.execute(
                         f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
@@ -136,7 +142,9 @@ def test_old_snapshots_go_except_those_the_latest_sync_uses(raw, published):
     assert rows(raw.raw_db, "select snapshot_id, count(*) from reponses group by all") == [("R3", 5)]
     assert summary.instantanes_supprimes == 3
     assert summary.syncs_supprimees == 2
-    assert summary.lignes_supprimees == {"promeneurs": 4, "activites": 0, "reponses": 5}
+    assert rows(raw.raw_db, "select snapshot_id, count(*) from reponses_cellules group by all") == [("R3", 5)]
+    deleted = {table: count for table, count in summary.lignes_supprimees.items() if count}
+    assert deleted == {"promeneurs": 4, "reponses": 5, "reponses_cellules": 5}
     assert summary.instantanes_conserves == 1
     assert sha256(published) == before
 
@@ -185,7 +193,7 @@ def test_summary_is_french_and_counts_only(raw):
     text = format_purge(run_purge(raw, years=3, now=NOW))
 
     assert "conservation 3 ans, limite le 15/06/2022" in text
-    assert "Instantanés supprimés : 3 (lignes promeneurs : 4, activites : 0, reponses : 5)" in text
+    assert "Instantanés supprimés : 3 (lignes promeneurs : 4, reponses : 5, reponses_cellules : 5)" in text
     assert "Promeneurs sortis avant la limite dont les données personnelles ont été effacées : 2 (4 lignes)" in text
     assert "2 de ces lignes figurent encore dans les tableurs actuels" in text
     assert "zq" not in text  # no name, no e-mail

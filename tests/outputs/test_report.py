@@ -321,6 +321,7 @@ def test_types_mart_matches_the_type_indicators(bilan):
             left join bilan.types_par_departement as t
                 on t.annee = i.annee and t.departement = i.departement
                 and t.categorie = case i.indicateur when 'types_profils' then 'profil' else 'type_structure' end
+                and t.est_reconnu
             where i.indicateur in ('types_profils', 'types_structures')
             group by all
             having count(t.libelle) <> i.valeur

@@ -59,9 +59,18 @@ def test_each_sync_appends_a_snapshot_and_never_rewrites_the_previous_one(tmp_pa
     land_sync(raw_db, "s2", "fichiers", ("03",), [], [first[0].snapshot_id], b"k")
     with duckdb.connect(str(raw_db), read_only=True) as con:
         assert con.execute("select count(*) from promeneurs").fetchone()[0] == 1
-        links = con.execute("select sync_id, snapshot_id from sync_snapshots order by sync_id").fetchall()
-        header = con.execute("select header_json from snapshots").fetchone()[0]
+        links = con.execute(
+            "select sync_snapshots.sync_id, snapshot_id from sync_snapshots join snapshots using (snapshot_id) "
+            "where table_name = 'promeneurs' order by sync_id"
+        ).fetchall()
+        header = con.execute("select header_json from snapshots where table_name = 'promeneurs'").fetchone()[0]
+        lists = con.execute(
+            "select distinct sync_snapshots.sync_id, snapshots.snapshot_id from sync_snapshots "
+            "join snapshots using (snapshot_id) where spreadsheet_id = 'listes-fournies' order by 1"
+        ).fetchall()
     assert links == [("s1", first[0].snapshot_id), ("s2", first[0].snapshot_id)]
+    # Each sync records the bundled lists in force; unchanged, they are landed once and linked again.
+    assert [sync_id for sync_id, _ in lists] == ["s1", "s2"] and len({snapshot for _, snapshot in lists}) == 1
     changed = ["", "Durand", "Léa", "lea@example.org", "63", "Riom", "CS", "Centre social", "Référent famille", "43620", ""]
     land_sync(raw_db, "s3", "fichiers", ("03",), [roster([changed])], [], b"k")
     with duckdb.connect(str(raw_db), read_only=True) as con:

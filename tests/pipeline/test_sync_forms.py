@@ -161,8 +161,7 @@ def test_a_forms_campaign_gives_the_figures_of_its_response_sheet(forms_runs, pu
     _, _, runs = forms_runs
     assert runs[0]["report"]["statut"] == "publie"
     assert runs[0]["tables"] == questionnaire_tables(published_sample.published_db)
-    with duckdb.connect(str(published_sample.published_db), read_only=True) as con:
-        sample_2020 = questionnaire_tables(published_sample.published_db, 2020)
+    sample_2020 = questionnaire_tables(published_sample.published_db, 2020)
     assert questionnaire_tables(forms_runs[0] / "warehouse" / "pdn.duckdb", 2020) == sample_2020
 
 

@@ -58,7 +58,8 @@ def test_sheets_source_publishes_the_same_warehouse_as_the_files_source(sheets_r
 
 def test_run_report_counts_requests_one_drive_call_and_one_batch_get_per_spreadsheet(sheets_runs):
     _, first, second, _, reads_first, reads_second = sheets_runs
-    assert first["requetes_sheets"] == 6 and reads_first == 3
+    # Drive and batchGet per spreadsheet, and Suivi's tab titles (has the optional Listes tab been added?)
+    assert first["requetes_sheets"] == 7 and reads_first == 3
     assert second["requetes_sheets"] == 3 and reads_second == 0  # unchanged: only the Drive metadata calls
 
 
@@ -68,7 +69,8 @@ def test_resync_with_unchanged_sources_adds_no_duplicate_rows(sheets_runs):
     assert table_contents(root / "warehouse" / "pdn.duckdb") == after_first
     with duckdb.connect(str(root / "private" / "raw.duckdb"), read_only=True) as con:
         assert con.execute("select count(distinct sync_id) from sync_snapshots").fetchone()[0] == 2
-        assert con.execute("select count(*) from snapshots").fetchone()[0] == 4  # reused, not landed again
+        # The four tabs and the bundled lists: reused, not landed again.
+        assert con.execute("select count(*) from snapshots").fetchone()[0] == 4 + 1
 
 
 def test_form_answers_are_parsed_against_options_and_deduplicated(sheets_runs):
@@ -132,7 +134,8 @@ def test_reads_are_paced_under_the_quota_so_google_never_answers_429(warehouse, 
         )
         read = extract_google(config, load_settings(), full=False)
         snapshots, requests = read.snapshots, read.requests
-        assert len(snapshots) == 24 and requests == 24
+        # Drive, tab titles (no Listes tab: has it been added?) and one batchGet per spreadsheet.
+        assert len(snapshots) == 24 and requests == 3 * 12
         assert emulator.count(status=429) == 0 and emulator.throttled_count == 0
         assert fake_time[0] >= 60  # the client waited for the window instead of being throttled
 
@@ -146,7 +149,7 @@ def test_flow_survives_429s_and_a_renamed_header_and_publishes_the_same_figures(
     sheets_source.fail_next(429, times=2, spreadsheet_id=SUIVI_KEY)
     report = nightly_sync()
     assert report["statut"] == "publie"
-    assert report["requetes_sheets"] == 8  # 6 + the two throttled attempts
+    assert report["requetes_sheets"] == 7 + 2  # a clean read + the two throttled attempts
     assert sheets_source.count(status=429) == 2
     published = table_contents(warehouse.published_db)["bilan.indicateurs_annuels"]
     assert published == table_contents(published_sample.published_db)["bilan.indicateurs_annuels"]

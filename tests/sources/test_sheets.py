@@ -33,11 +33,31 @@ def test_sample_is_read_with_one_drive_call_and_one_batch_get_per_spreadsheet(sh
         ("Suivi", "Promeneurs"),
     ]
     assert reused == []
-    assert requests == 6
+    assert requests == 7
     for key in (SUIVI_KEY, QUESTIONNAIRE_KEY, QUESTIONNAIRE_2020_KEY):
         assert sheets_source.count(kind="drive", spreadsheet_id=key) == 1
         assert sheets_source.count(kind="batchGet", spreadsheet_id=key) == 1
-    assert sheets_source.count(kind="metadata") == 0
+    # Only the tab titles say whether the optional Listes tab was added since: one metadata call, for Suivi.
+    assert sheets_source.count(kind="metadata") == sheets_source.count(kind="metadata", spreadsheet_id=SUIVI_KEY) == 1
+
+
+LISTES_ROWS = [["Liste", "Valeur", "Variantes acceptées"], ["Type de structure", "Tiers-lieu", "Tiers lieux"]]
+
+
+def test_the_optional_listes_tab_is_read_with_the_others_once_known(sheets_source):
+    settings = load_settings()
+    sheets_source.update_tab(SUIVI_KEY, "Listes", LISTES_ROWS)
+    snapshots, _, _ = extract()
+    listes = by_tab(snapshots)["Listes"]
+    assert listes.contract.table_name == "listes"
+    assert listes.cells.iloc[0].tolist() == LISTES_ROWS[1]
+    land_sync(settings.raw_db, "s1", "sheets", ("03", "63"), snapshots, [], b"k")
+    sheets_source.reset_log()
+    sheets_source.update_tab(SUIVI_KEY, "Listes", LISTES_ROWS + [["Profil", "Conseiller numérique"]],
+                             modified_time="2020-03-01T09:00:00.000Z")
+    snapshots, _, _ = extract()
+    assert len(by_tab(snapshots)["Listes"].cells) == 2
+    assert sheets_source.count(spreadsheet_id=SUIVI_KEY) == 2  # Drive, then one batchGet of the three tabs
 
 
 def test_values_arrive_unformatted_with_serial_dates_and_codes_as_text(sheets_source):
@@ -54,7 +74,7 @@ def test_two_429_then_success_is_retried_and_counted(sheets_source):
     sheets_source.fail_next(429, times=2, spreadsheet_id=SUIVI_KEY)
     snapshots, _, requests = extract()
     assert len(snapshots) == 4
-    assert requests == 8
+    assert requests == 7 + 2  # a clean read of the sample, and the two refused calls
     assert sheets_source.count(status=429) == 2
 
 
@@ -98,15 +118,21 @@ def test_unchanged_spreadsheet_reuses_its_last_snapshot_without_reading_values(s
 
 
 def test_renamed_tab_is_found_through_the_metadata_call(sheets_source):
+    settings = load_settings()
+    sheets_source.update_tab(SUIVI_KEY, "Listes", LISTES_ROWS)
+    land_sync(settings.raw_db, "s1", "sheets", ("03", "63"), extract()[0], [], b"k")
     sheets_source.add_spreadsheet(
         SUIVI_KEY,
         "Suivi",
-        {"promeneurs ": sample_tab("Suivi - Promeneurs.csv"), "ACTIVITES": sample_tab("Suivi - Activités.csv")},
+        {"promeneurs ": sample_tab("Suivi - Promeneurs.csv"), "ACTIVITES": sample_tab("Suivi - Activités.csv"),
+         "Listes": LISTES_ROWS},
+        modified_time="2020-03-01T09:00:00.000Z",
     )
+    sheets_source.reset_log()
     snapshots, _, requests = extract()
-    assert {"promeneurs ", "ACTIVITES"} <= set(by_tab(snapshots))
+    assert {"promeneurs ", "ACTIVITES", "Listes"} == set(by_tab(snapshots))
     assert sheets_source.count(kind="metadata", spreadsheet_id=SUIVI_KEY) == 1
-    assert requests == 8  # drive, failed batchGet, metadata, batchGet + two for each questionnaire
+    assert requests == 6  # drive, batchGet of the remembered titles (400), metadata, batchGet + unchanged forms
 
 
 def test_header_renamed_within_tolerance_and_moved_is_still_matched(sheets_source):

@@ -1,5 +1,8 @@
 {#- Every activity row with its quarantine reasons (null when valid) and the indicator it feeds.
-    A two-département action ('03/63') is valid only when both départements are in the network. -#}
+    A two-département action ('03/63') is valid only when both départements are in the network.
+    The type of action decides what the row counts for: outside its list, the row is quarantined. The
+    public is descriptive: outside its list it shows as 'non reconnu' and the cell is listed
+    (int_cellules_signalees). A type added in the Listes tab counts, with no indicator of the bilan. -#}
 
 with
 
@@ -9,9 +12,9 @@ activites as (
 
 ),
 
-types_action as (
+listes as (
 
-    select * from {{ ref('types_action') }}
+    select * from {{ ref('int_listes_resolved') }}
 
 ),
 
@@ -27,11 +30,26 @@ reseau as (
 
 ),
 
+matched as (
+
+    select
+        activites.*,
+        types_action.valeur as type_action,
+        types_action.indicateur,
+        publics.valeur as public
+    from activites
+    left join listes as types_action
+        on types_action.liste = 'Type d''action'
+        and types_action.cle = {{ normaliser_texte('activites.type_action_brut') }}
+    left join listes as publics
+        on publics.liste = 'Public' and publics.cle = {{ normaliser_texte('activites.public_brut') }}
+
+),
+
 checked as (
 
     select
         activites.*,
-        types_action.indicateur,
         concat_ws(
             '; ',
             case
@@ -72,12 +90,11 @@ checked as (
                 when activites.duree_jours > sync.duree_jours_max
                     then 'Durée (jours) invraisemblable (plus de '
                     || replace(cast(sync.duree_jours_max as varchar), '.0', '') || ' jours)'
-                when activites.type_action = 'Formation' and coalesce(activites.duree_jours, 0) = 0
+                when activites.indicateur = 'sessions_formation' and coalesce(activites.duree_jours, 0) = 0
                     then 'Durée manquante pour une Formation'
             end
         ) as motifs
-    from activites
-    left join types_action on types_action.libelle = activites.type_action
+    from matched as activites
     cross join sync
 
 ),

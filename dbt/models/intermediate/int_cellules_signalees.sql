@@ -1,8 +1,99 @@
 {#- Cells to correct that do not make their row unusable: the row counts, the cell is listed (sheet,
-    tab, row, column as headed in the sheet, reason; never its content) with a warning.
+    tab, row, column, reason; never its content) with a warning. Columns are named by the contract's
+    label (flows/sources/contract.py), which the sheet's header matched.
+    - A profile or structure type outside its list, or blank: the Promeneur counts, the value shows
+      as « non reconnu » / « non renseigné » in the types.
+    - A public outside its list: the action counts, its public shows as « non reconnu ».
+    - A row of the Listes tab that cannot be used (unknown or missing list, variants without a value,
+      a variant another value already has).
     - A single-choice answer outside the catalogue's options counts under « Autre ». -#}
 
 with
+
+promeneurs as (
+
+    select * from {{ ref('int_promeneurs_validated') }}
+
+),
+
+valeurs_promeneurs as (
+
+    select
+        spreadsheet_title, tab as onglet, numero_ligne, 'Profil' as colonne,
+        case
+            when profil_brut is null then 'Profil manquant : compté « non renseigné » dans les types de profils'
+            else 'Profil hors liste : compté « non reconnu » (corriger la cellule, ou ajouter la valeur ou une '
+                || 'variante dans l''onglet Listes)'
+        end as motif
+    from promeneurs
+    where profil is null
+
+    union all
+
+    select
+        spreadsheet_title, tab as onglet, numero_ligne, 'Type de structure' as colonne,
+        case
+            when type_structure_brut is null
+                then 'Type de structure manquant : compté « non renseigné » dans les types de structures'
+            else 'Type de structure hors liste : compté « non reconnu » (corriger la cellule, ou ajouter la '
+                || 'valeur ou une variante dans l''onglet Listes)'
+        end as motif
+    from promeneurs
+    where type_structure is null
+
+),
+
+publics as (
+
+    select
+        spreadsheet_title, tab as onglet, numero_ligne, 'Public' as colonne,
+        'Public hors liste : compté « non reconnu » (corriger la cellule, ou ajouter la valeur ou une variante '
+        || 'dans l''onglet Listes)' as motif
+    from {{ ref('int_activites_validated') }}
+    where public = 'non reconnu'
+
+),
+
+lignes_listes as (
+
+    select * from {{ ref('stg_sheets__listes') }}
+    where origine = 'tableur' and est_courante
+
+),
+
+listes_inutilisables as (
+
+    select
+        spreadsheet_title, tab as onglet, numero_ligne,
+        case when liste is null then 'Liste' else 'Valeur' end as colonne,
+        case
+            when liste_brut is null then 'Liste manquante : ligne ignorée'
+            when liste is null
+                then 'Liste inconnue (attendu : Profil, Type de structure, Type d''action ou Public) : ligne ignorée'
+            else 'Valeur manquante : variantes ignorées'
+        end as motif
+    from lignes_listes
+    where
+        (liste is null and (valeur is not null or len(variantes) > 0))
+        or (liste is not null and valeur is null and len(variantes) > 0)
+
+),
+
+-- A variant whose key already stands for another value of the list (a bundled one, or a later row).
+variantes_prises as (
+
+    select distinct
+        lignes.spreadsheet_title, lignes.tab as onglet, lignes.numero_ligne, 'Variantes acceptées' as colonne,
+        'Variante déjà rattachée à une autre valeur de la liste : ignorée' as motif
+    from (select *, unnest(variantes) as variante from lignes_listes where liste is not null and valeur is not null)
+        as lignes
+    inner join {{ ref('int_listes_resolved') }} as de_la_valeur
+        on de_la_valeur.liste = lignes.liste and de_la_valeur.cle = {{ normaliser_texte('lignes.valeur') }}
+    inner join {{ ref('int_listes_resolved') }} as de_la_variante
+        on de_la_variante.liste = lignes.liste and de_la_variante.cle = {{ normaliser_texte('lignes.variante') }}
+    where de_la_variante.valeur <> de_la_valeur.valeur
+
+),
 
 autres_choix_uniques as (
 
@@ -17,7 +108,7 @@ autres_choix_uniques as (
 
 ),
 
-final as (
+reponses as (
 
     select
         reponses.spreadsheet_title,
@@ -33,6 +124,20 @@ final as (
     inner join {{ ref('int_questions_campagnes_matched') }} as colonnes
         on colonnes.document_id = campagnes.document_id
         and colonnes.question = signalees.question
+
+),
+
+final as (
+
+    select * from valeurs_promeneurs
+    union all
+    select * from publics
+    union all
+    select * from listes_inutilisables
+    union all
+    select * from variantes_prises
+    union all
+    select * from reponses
 
 )
 

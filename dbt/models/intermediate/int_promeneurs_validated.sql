@@ -1,5 +1,8 @@
 {#- Every roster row with its quarantine reasons (null when valid). A quarantined Promeneur never
     counts in any indicator.
+    Profile and structure type are descriptive: matched against the lists in force (int_listes_resolved),
+    an unknown or blank value leaves them null without quarantining the row (the Promeneur still counts
+    as active, new, gone); int_cellules_signalees lists the cell for correction.
     Duplicates follow the identity rule (flows/identity.py): the same person is the same normalised
     e-mail, or the same name and structure when the e-mail is blank. The first row in sheet order is
     kept; a later row of the same person, or an ambiguous one (same name and structure as a row, one of
@@ -25,13 +28,26 @@ sync as (
 
 ),
 
+listes as (
+
+    select * from {{ ref('int_listes_resolved') }}
+
+),
+
 identified as (
 
     select
         promeneurs.*,
+        profils.valeur as profil,
+        types_structure.valeur as type_structure,
         -- Without an address the identity falls back to name + structure: both keys are then equal.
         promeneurs.cle_promeneur is distinct from promeneurs.cle_nom_structure as a_email
     from promeneurs
+    left join listes as profils
+        on profils.liste = 'Profil' and profils.cle = {{ normaliser_texte('promeneurs.profil_brut') }}
+    left join listes as types_structure
+        on types_structure.liste = 'Type de structure'
+        and types_structure.cle = {{ normaliser_texte('promeneurs.type_structure_brut') }}
 
 ),
 
@@ -94,14 +110,6 @@ checked as (
                     || ' mois après la synchronisation)'
                 when ranked.date_sortie < ranked.date_signature_charte
                     then 'Date de sortie antérieure à la signature de la charte'
-            end,
-            case
-                when ranked.profil_brut is null then 'Profil manquant'
-                when ranked.profil is null then 'Profil hors liste'
-            end,
-            case
-                when ranked.type_structure_brut is null then 'Type de structure manquant'
-                when ranked.type_structure is null then 'Type de structure hors liste'
             end,
             case
                 when ranked.rang_doublon > 1

@@ -1,6 +1,8 @@
 {#- The profiles and structure types of the Promeneurs active on 31 December, per year and network
     département, and for 'ensemble' (the distinct values over the whole network): the lists behind
-    the types_profils and types_structures indicators. Labels only, no count of people. -#}
+    the types_profils and types_structures indicators. Labels only, no count of people.
+    A value outside its list, or blank, shows as 'non reconnu' / 'non renseigné' (est_reconnu false):
+    the Promeneur counts as active, the indicators count recognised values only. -#}
 
 with
 
@@ -24,7 +26,9 @@ actifs_fin_annee as (
         annees.annee,
         promeneurs.departement,
         promeneurs.profil,
-        promeneurs.type_structure
+        promeneurs.profil_brut,
+        promeneurs.type_structure,
+        promeneurs.type_structure_brut
     from promeneurs
     inner join annees on {{ actif_le('promeneurs', 'annees.fin_annee') }}
 
@@ -32,9 +36,23 @@ actifs_fin_annee as (
 
 listes as (
 
-    select annee, departement, 'profil' as categorie, profil as libelle from actifs_fin_annee
+    select annee, departement, 'profil' as categorie, profil as libelle, profil_brut as brut
+    from actifs_fin_annee
     union all
-    select annee, departement, 'type_structure' as categorie, type_structure as libelle from actifs_fin_annee
+    select annee, departement, 'type_structure' as categorie, type_structure as libelle, type_structure_brut as brut
+    from actifs_fin_annee
+
+),
+
+affichees as (
+
+    select
+        annee,
+        departement,
+        categorie,
+        coalesce(libelle, case when brut is null then 'non renseigné' else 'non reconnu' end) as libelle,
+        libelle is not null as est_reconnu
+    from listes
 
 ),
 
@@ -44,8 +62,9 @@ final as (
         cast(annee as integer) as annee,
         departement,
         categorie,
-        libelle
-    from listes
+        libelle,
+        est_reconnu
+    from affichees
 
     union
 
@@ -53,8 +72,9 @@ final as (
         cast(annee as integer) as annee,
         'ensemble' as departement,
         categorie,
-        libelle
-    from listes
+        libelle,
+        est_reconnu
+    from affichees
 
 )
 

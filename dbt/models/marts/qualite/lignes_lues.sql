@@ -1,11 +1,13 @@
-{#- Non-blank rows read per spreadsheet and tab, split into valid and quarantined rows. Every tab of
-    the selected sync appears, even when it has no row. Superseded questionnaire responses are valid. -#}
+{#- Non-blank rows read per spreadsheet and tab, split into valid and quarantined rows. Every data tab
+    of the selected sync appears, even when it has no row. Superseded questionnaire responses are valid.
+    The reference lists (bundled, Listes tab) are not data: their unusable rows are flagged cells. -#}
 
 with
 
 snapshots as (
 
     select * from {{ ref('stg_sheets__snapshots') }}
+    where table_name <> 'listes'
 
 ),
 

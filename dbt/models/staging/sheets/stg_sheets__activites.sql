@@ -21,18 +21,6 @@ snapshots as (
 
 ),
 
-types_action as (
-
-    select * from {{ ref('types_action') }}
-
-),
-
-publics as (
-
-    select * from {{ ref('publics') }}
-
-),
-
 renamed as (
 
     select
@@ -51,11 +39,9 @@ renamed as (
         {{ normaliser_departement('source.departement') }} as departement,
         {{ nettoyer_texte('source.commune') }} as commune,
 
-        -- action
+        -- action: reference values as typed (matched against the lists in int_activites_validated)
         {{ nettoyer_texte('source.type_action') }} as type_action_brut,
-        types_action.libelle as type_action,
         {{ nettoyer_texte('source.public') }} as public_brut,
-        publics.libelle as public,
 
         -- measures
         {{ nettoyer_texte('source.participants') }} as participants_brut,
@@ -65,10 +51,6 @@ renamed as (
 
     from source
     inner join snapshots on snapshots.snapshot_id = source.snapshot_id
-    left join types_action
-        on {{ normaliser_texte('types_action.libelle') }} = {{ normaliser_texte('source.type_action') }}
-    left join publics
-        on {{ normaliser_texte('publics.libelle') }} = {{ normaliser_texte('source.public') }}
 
 )
 

@@ -21,18 +21,6 @@ snapshots as (
 
 ),
 
-profils as (
-
-    select * from {{ ref('profils') }}
-
-),
-
-types_structure as (
-
-    select * from {{ ref('types_structure') }}
-
-),
-
 renamed as (
 
     select
@@ -50,11 +38,9 @@ renamed as (
         {{ nettoyer_texte('source.commune') }} as commune,
         {{ nettoyer_texte('source.structure') }} as structure,
 
-        -- reference values: canonical label, null when not in the list
+        -- reference values as typed (matched against the lists in int_promeneurs_validated)
         {{ nettoyer_texte('source.type_structure') }} as type_structure_brut,
-        types_structure.libelle as type_structure,
         {{ nettoyer_texte('source.profil') }} as profil_brut,
-        profils.libelle as profil,
 
         -- dates
         {{ nettoyer_texte('source.date_signature_charte') }} as date_signature_charte_brut,
@@ -64,10 +50,6 @@ renamed as (
 
     from source
     inner join snapshots on snapshots.snapshot_id = source.snapshot_id
-    left join types_structure
-        on {{ normaliser_texte('types_structure.libelle') }} = {{ normaliser_texte('source.type_structure') }}
-    left join profils
-        on {{ normaliser_texte('profils.libelle') }} = {{ normaliser_texte('source.profil') }}
 
 )
 
