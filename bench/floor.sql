@@ -1,71 +1,96 @@
 -- The floor of the transformation: every cell of bilan.indicateurs_annuels computed by one hand-written
 -- DuckDB query over the landed raw tables of the latest sync (raw.duckdb attached as `raw`), with the same
--- cell tolerances and quarantine rules as the dbt project, but none of its layering, tests or artefacts.
--- bench/run.py replaces {seeds} with the dbt seeds folder, runs the three macros, then times the query.
+-- cell tolerances, reference lists, bounds and quarantine rules as the dbt project, but none of its layering,
+-- tests or artefacts. Only what decides a figure is computed: a row's validity, never its quarantine reasons.
+-- Blank sheet rows are not dropped first (ligne_vide): each is invalid anyway (no date, no département) and
+-- carries no identity key, so it neither counts nor ranks against a valid row.
+-- bench/run.py replaces {seeds} with the dbt seeds folder, strips the lines that start with --, splits the
+-- rest on semicolons (so none may appear anywhere else), runs the macros, then times the query.
 
-create or replace temp macro cle_ref(texte) as
+-- Display text (nettoyer_texte): whitespace runs of any kind collapsed to one space, trimmed, '' -> null.
+create or replace temp macro nettoyer(texte) as
     nullif(trim(regexp_replace(
-        regexp_replace(lower(strip_accents(cast(texte as varchar))), '[’‘ʼ`´′]', '''', 'g'),
-        '[\s\x{00A0}\x{2007}\x{202F}\x{200B}\x{FEFF}]+', ' ', 'g'
+        cast(texte as varchar), '[[:space:]\x{00A0}\x{2007}\x{202F}\x{200B}\x{FEFF}]+', ' ', 'g'
     )), '');
 
+-- Matching key of a reference value (normaliser_texte): lower case, no accents, one apostrophe.
+create or replace temp macro cle_ref(texte) as
+    nettoyer(regexp_replace(lower(strip_accents(cast(texte as varchar))), '[’‘ʼ`´′]', '''', 'g'));
+
+-- Date-time of an already cleaned cell (parser_horodatage): serial number, day-first date, ISO date.
 create or replace temp macro horodatage(texte) as (
     case
-        when regexp_full_match(trim(texte), '[0-9]{1,6}([.,][0-9]+)?')
+        when regexp_full_match(texte, '[0-9]{1,6}([.,][0-9]+)?')
             then timestamp '1899-12-30'
-                + to_seconds(cast(round(cast(replace(trim(texte), ',', '.') as double) * 86400) as bigint))
-        else try_strptime(
-            trim(texte), ['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d']
-        )
+                + to_seconds(cast(round(cast(replace(texte, ',', '.') as double) * 86400) as bigint))
+        when regexp_full_match(texte, '[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}( [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?')
+            then try_strptime(
+                regexp_replace(texte, '^([0-9]+)[/.-]([0-9]+)[/.-]', '\1/\2/'),
+                ['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y']
+            )
+        when regexp_full_match(texte, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?')
+            then try_strptime(
+                replace(texte, 'T', ' '), ['%Y-%m-%d %H:%M:%S.%f', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%d']
+            )
     end
 );
 
+-- A number typed in French (parser_decimal): every whitespace removed, decimal comma, else null.
 create or replace temp macro nombre(texte) as (
     case
-        when regexp_full_match(replace(texte, ' ', ''), '[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)')
-            then cast(replace(replace(texte, ' ', ''), ',', '.') as double)
+        when regexp_full_match(
+            regexp_replace(cast(texte as varchar), '[[:space:]\x{00A0}\x{2007}\x{202F}\x{200B}\x{FEFF}]', '', 'g'),
+            '[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)'
+        )
+            then cast(replace(
+                regexp_replace(cast(texte as varchar), '[[:space:]\x{00A0}\x{2007}\x{202F}\x{200B}\x{FEFF}]', '', 'g'),
+                ',', '.'
+            ) as double)
     end
+);
+
+-- A whole number (parser_entier), from the value of nombre(): null when it has a fractional part.
+create or replace temp macro entier(valeur) as (
+    case when valeur = floor(valeur) and abs(valeur) < 1e15 then cast(valeur as bigint) end
 );
 
 with
 
+-- The sync dbt builds by default (stg_sheets__syncs) and the bounds recorded with it.
 sync as (
-    select sync_id, cast(started_at as date) as date_execution, departements
+    select
+        sync_id,
+        started_at as lance_le,
+        cast(started_at as date) as date_execution,
+        departements,
+        cast(json_extract_string(parametres, '$.bornes.date_min') as date) as date_min,
+        cast(json_extract_string(parametres, '$.bornes.mois_sortie_future') as integer) as mois_sortie_future,
+        cast(json_extract_string(parametres, '$.bornes.participants_max') as integer) as participants_max,
+        cast(json_extract_string(parametres, '$.bornes.duree_jours_max') as double) as duree_jours_max
     from raw.main.syncs
-    order by started_at desc
+    order by started_at desc, sync_id desc
     limit 1
-),
-
-reseau as (
-    select unnest(json_extract_string(departements, '$[*]')) as code from sync
 ),
 
 snapshots as (
     select snapshots.*
     from raw.main.snapshots as snapshots
-    inner join raw.main.sync_snapshots as liens on liens.snapshot_id = snapshots.snapshot_id
-    inner join sync on sync.sync_id = liens.sync_id
+    where snapshots.snapshot_id in (
+        select snapshot_id from raw.main.sync_snapshots where sync_id = (select sync_id from sync)
+    )
 ),
 
--- Every accepted spelling of a département, keyed like the cells: lower case, no accents, punctuation -> space.
-graphies as (
-    select distinct code, cle
-    from (
-        select
-            code,
-            unnest([
-                lower(code),
-                case when regexp_full_match(code, '[0-9]+') then cast(cast(code as integer) as varchar) end,
-                nom_cle,
-                nom_cle || ' ' || lower(code),
-                lower(code) || ' ' || nom_cle
-            ]) as cle
-        from (
-            select code, trim(regexp_replace(lower(strip_accents(nom)), '[^a-z0-9]+', ' ', 'g')) as nom_cle
-            from read_csv('{seeds}/departements.csv', all_varchar = true)
-        )
-    )
-    where cle is not null
+effacees as (
+    select unnest(cles) as cle from raw.main.effacements
+),
+
+-- ---------------------------------------------------------------------------------------------------
+-- Départements (normaliser_departement), parsed once per distinct cell: one code, or two joined by '/'.
+-- ---------------------------------------------------------------------------------------------------
+
+departements_ref as (
+    select code, trim(regexp_replace(coalesce(cle_ref(nom), ''), '[^a-z0-9]+', ' ', 'g')) as cle_nom
+    from read_csv('{seeds}/departements.csv', all_varchar = true)
 ),
 
 cellules_departement as (
@@ -74,136 +99,497 @@ cellules_departement as (
     select departement from raw.main.activites where snapshot_id in (select snapshot_id from snapshots)
     union
     select departement from raw.main.reponses where snapshot_id in (select snapshot_id from snapshots)
+    union
+    select unnest(json_extract_string(departements, '$[*]')) from sync
 ),
 
--- Each distinct cell once: one code, or two codes joined by '/' in code order; null when not recognised.
 departements_lus as (
     select
-        brut,
+        parties.brut,
         case
-            when count(*) = count(graphies.code) and count(distinct graphies.code) between 1 and 2
-                then string_agg(distinct graphies.code, '/' order by graphies.code)
+            when count(*) = count(departements_ref.code) and count(distinct departements_ref.code) between 1 and 2
+                then string_agg(distinct departements_ref.code, '/' order by departements_ref.code)
         end as code
     from (
-        select brut, trim(regexp_replace(lower(strip_accents(partie)), '[^a-z0-9]+', ' ', 'g')) as cle
-        from (select brut, unnest(string_split(brut, '/')) as partie from cellules_departement where brut is not null)
+        select
+            brut,
+            cle_partie,
+            case
+                when len(jetons) = 1 and regexp_full_match(jetons[1], '[0-9]+')
+                    then printf('%02d', cast(jetons[1] as integer))
+                when len(jetons) = 1 then upper(jetons[1])
+            end as code_candidat
+        from (
+            select brut, cle_partie, regexp_extract_all(cle_partie, '\b([0-9]{1,3}|2[ab])\b', 1) as jetons
+            from (
+                select brut, trim(regexp_replace(coalesce(cle_ref(partie), ''), '[^a-z0-9]+', ' ', 'g')) as cle_partie
+                from (select brut, unnest(string_split(brut, '/')) as partie from cellules_departement)
+            )
+        )
     ) as parties
-    left join graphies on graphies.cle = parties.cle
-    group by brut
+    left join departements_ref
+        on departements_ref.code = parties.code_candidat
+        or (parties.code_candidat is null and departements_ref.cle_nom = parties.cle_partie)
+    group by parties.brut
 ),
 
-profils as (select libelle, cle_ref(libelle) as cle from read_csv('{seeds}/profils.csv', all_varchar = true)),
-types_structure as (select libelle, cle_ref(libelle) as cle from read_csv('{seeds}/types_structure.csv', all_varchar = true)),
-types_action as (select indicateur, cle_ref(libelle) as cle from read_csv('{seeds}/types_action.csv', all_varchar = true)),
-echanges as (
-    select cle_ref(option) as cle from read_csv('{seeds}/options_questionnaire.csv', all_varchar = true)
-    where question = 'echanges'
+-- The network (stg_sheets__departements_reseau), one row per code.
+reseau as (
+    select distinct departements_lus.code as departement
+    from (select unnest(json_extract_string(departements, '$[*]')) as brut from sync) as codes
+    inner join departements_lus on departements_lus.brut = codes.brut
 ),
-indicateurs as (select indicateur from read_csv('{seeds}/indicateurs.csv', all_varchar = true)),
+
+-- Whether a cell names a network département: one code for a Promeneur or a response, one or two codes
+-- (both in the network) for an action.
+departements as (
+    select
+        brut,
+        code,
+        code not like '%/%' and code in (select departement from reseau) as est_du_reseau,
+        split_part(code, '/', 1) in (select departement from reseau)
+            and (code not like '%/%' or split_part(code, '/', 2) in (select departement from reseau))
+            as action_du_reseau
+    from departements_lus
+    where code is not null
+),
+
+-- ---------------------------------------------------------------------------------------------------
+-- Date cells (parser_horodatage), parsed once per distinct text: strptime is the costliest step of all, and
+-- a sheet repeats its dates. Materialized, so that each filter does not parse them again.
+-- ---------------------------------------------------------------------------------------------------
+
+dates_lues as materialized (
+    select brut, nettoyer(brut) is not null as est_rempli, horodatage, cast(horodatage as date) as jour
+    from (
+        select brut, horodatage(nettoyer(brut)) as horodatage
+        from (
+            select date from raw.main.activites where snapshot_id in (select snapshot_id from snapshots)
+            union
+            select date_signature_charte from raw.main.promeneurs where snapshot_id in (select snapshot_id from snapshots)
+            union
+            select date_sortie from raw.main.promeneurs where snapshot_id in (select snapshot_id from snapshots)
+            union
+            select horodateur from raw.main.reponses where snapshot_id in (select snapshot_id from snapshots)
+        ) as cellules (brut)
+        where brut is not null
+    )
+),
+
+-- ---------------------------------------------------------------------------------------------------
+-- Reference lists in force (int_listes_resolved): bundled lists first, then the Listes tabs of every sync up
+-- to this one (latest first). Only the lists that decide a figure; a value is known by its matching key.
+-- ---------------------------------------------------------------------------------------------------
+
+listes_lues as (
+    select
+        listes.numero_ligne,
+        lectures.spreadsheet_id = 'listes-fournies' as est_fournie,
+        lectures.lance_le,
+        regexp_replace(cle_ref(listes.liste), 's\b', '', 'g') as cle_liste,
+        nettoyer(listes.liste) as liste,
+        nettoyer(listes.valeur) as valeur,
+        list_filter(
+            list_transform(string_split_regex(coalesce(listes.variantes, ''), '[|\x3B\n]'), lambda v: nettoyer(v)),
+            lambda v: v is not null
+        ) as variantes,
+        nettoyer(listes.indicateur) as indicateur
+    from raw.main.listes as listes
+    inner join (
+        select snapshots.snapshot_id, snapshots.spreadsheet_id, max(syncs.started_at) as lance_le
+        from raw.main.snapshots as snapshots
+        inner join raw.main.sync_snapshots as liens on liens.snapshot_id = snapshots.snapshot_id
+        inner join raw.main.syncs as syncs on syncs.sync_id = liens.sync_id
+        where snapshots.table_name = 'listes' and syncs.started_at <= (select lance_le from sync)
+        group by snapshots.snapshot_id, snapshots.spreadsheet_id
+    ) as lectures on lectures.snapshot_id = listes.snapshot_id
+),
+
+-- A tab names a list loosely: it is the bundled list of the same key (plurals ignored).
+entrees_listes as (
+    select lues.est_fournie, lues.lance_le, lues.numero_ligne, noms.liste, lues.valeur, lues.variantes, lues.indicateur
+    from listes_lues as lues
+    inner join (select distinct cle_liste, liste from listes_lues where est_fournie) as noms
+        on noms.cle_liste = lues.cle_liste
+    where lues.valeur is not null and noms.liste in ('Profil', 'Type de structure', 'Type d''action')
+),
+
+revendications as (
+    select liste, est_fournie, lance_le, numero_ligne, valeur, cle_ref(valeur) as cle, false as est_variante
+    from entrees_listes
+    union all
+    select liste, est_fournie, lance_le, numero_ligne, valeur, cle_ref(variante) as cle, true as est_variante
+    from (select *, unnest(variantes) as variante from entrees_listes)
+),
+
+fournies as (
+    select * from revendications
+    where est_fournie
+    qualify row_number() over (partition by liste, cle order by lance_le desc, est_variante, numero_ligne) = 1
+),
+
+candidates as (
+    select liste, cle, valeur as valeur_cible, 0 as priorite, lance_le, est_variante, numero_ligne
+    from fournies
+    union all
+    -- A tab entry whose value is a bundled spelling stands for that bundled value.
+    select
+        revendications.liste, revendications.cle, coalesce(fournies.valeur, revendications.valeur), 1,
+        revendications.lance_le, revendications.est_variante, revendications.numero_ligne
+    from revendications
+    left join fournies
+        on fournies.liste = revendications.liste and fournies.cle = cle_ref(revendications.valeur)
+    where not revendications.est_fournie
+),
+
+-- An action type's indicator comes from the bundled lists only: a type added in a tab counts in none.
+listes as (
+    select resolues.liste, resolues.cle, resolues.cle_valeur, indicateurs.indicateur
+    from (
+        select liste, cle, cle_ref(valeur_cible) as cle_valeur
+        from candidates
+        qualify row_number() over (
+            partition by liste, cle order by priorite, lance_le desc, est_variante, numero_ligne
+        ) = 1
+    ) as resolues
+    left join (
+        select liste, cle_ref(valeur) as cle_valeur, first(indicateur order by lance_le desc, numero_ligne) as indicateur
+        from entrees_listes
+        where est_fournie and indicateur is not null
+        group by liste, cle_ref(valeur)
+    ) as indicateurs on indicateurs.liste = resolues.liste and indicateurs.cle_valeur = resolues.cle_valeur
+),
+
+-- ---------------------------------------------------------------------------------------------------
+-- Promeneurs (int_promeneurs_validated): valid rows only. Profile and structure type never quarantine.
+-- ---------------------------------------------------------------------------------------------------
 
 promeneurs_lus as (
     select
-        departements_lus.code as departement,
-        profils.libelle as profil,
-        types_structure.libelle as type_structure,
-        cast(horodatage(promeneurs.date_signature_charte) as date) as charte,
-        cast(horodatage(promeneurs.date_sortie) as date) as sortie,
-        nullif(trim(promeneurs.date_sortie), '') as sortie_brut,
-        case
-            when promeneurs.cle_promeneur is not null then row_number() over (
-                partition by promeneurs.cle_promeneur
-                order by snapshots.spreadsheet_title, snapshots.tab, promeneurs.numero_ligne
-            )
-        end as rang
+        promeneurs.cle_promeneur,
+        promeneurs.cle_nom_structure,
+        promeneurs.cle_promeneur is distinct from promeneurs.cle_nom_structure as a_email,
+        coalesce(
+            promeneurs.cle_promeneur in (select cle from effacees)
+            or promeneurs.cle_nom_structure in (select cle from effacees),
+            false
+        ) as est_effacee,
+        snapshots.spreadsheet_title,
+        snapshots.tab,
+        promeneurs.numero_ligne,
+        departements.code as departement,
+        coalesce(departements.est_du_reseau, false) as est_du_reseau,
+        profils.cle_valeur as profil,
+        structures.cle_valeur as type_structure,
+        chartes.jour as charte,
+        sorties.jour as sortie,
+        coalesce(sorties.est_rempli, false) as a_sortie
     from raw.main.promeneurs as promeneurs
     inner join snapshots on snapshots.snapshot_id = promeneurs.snapshot_id
-    left join departements_lus on departements_lus.brut = promeneurs.departement
-    left join profils on profils.cle = cle_ref(promeneurs.profil)
-    left join types_structure on types_structure.cle = cle_ref(promeneurs.type_structure)
+    left join departements on departements.brut = promeneurs.departement
+    left join dates_lues as chartes on chartes.brut = promeneurs.date_signature_charte
+    left join dates_lues as sorties on sorties.brut = promeneurs.date_sortie
+    left join listes as profils on profils.liste = 'Profil' and profils.cle = cle_ref(promeneurs.profil)
+    left join listes as structures
+        on structures.liste = 'Type de structure' and structures.cle = cle_ref(promeneurs.type_structure)
 ),
 
 promeneurs as (
     select departement, profil, type_structure, charte, sortie
-    from promeneurs_lus
+    from (
+        select
+            *,
+            -- The identity rule: a later row of the same person, or a row without e-mail that has the name
+            -- and structure of a row with one, is a duplicate (blank rows have no key).
+            case when cle_promeneur is not null then row_number() over personne end as rang_doublon,
+            case
+                when cle_nom_structure is not null and not a_email
+                    then min(numero_ligne) filter (where a_email) over nom_structure
+            end as ligne_meme_nom_avec_email
+        from promeneurs_lus
+        window
+            personne as (partition by cle_promeneur order by spreadsheet_title, tab, numero_ligne),
+            nom_structure as (partition by cle_nom_structure)
+    ) as lus
+    cross join sync
     where
-        departement in (select code from reseau)
+        not est_effacee
+        and est_du_reseau
         and charte is not null
-        and (sortie_brut is null or sortie >= charte)
-        and profil is not null
-        and type_structure is not null
-        and coalesce(rang, 1) = 1
+        and not coalesce(charte < sync.date_min, false)
+        and charte <= sync.date_execution
+        and not (a_sortie and sortie is null)
+        and not coalesce(sortie < sync.date_min, false)
+        and not coalesce(sortie > sync.date_execution + to_months(sync.mois_sortie_future), false)
+        and not coalesce(sortie < charte, false)
+        and coalesce(rang_doublon, 1) = 1
+        and ligne_meme_nom_avec_email is null
+),
+
+-- ---------------------------------------------------------------------------------------------------
+-- Activities (int_activites_validated): valid rows, with the indicator of their type (null for a tab's type:
+-- the row is valid and its year listed, but it counts in no indicator).
+-- ---------------------------------------------------------------------------------------------------
+
+-- Materialized: numbers parsed once per row, and DuckDB then builds the lookups' hash tables on the small side.
+activites_sync as materialized (
+    select
+        date, departement, type_action,
+        nettoyer(participants) is not null as a_participants,
+        nombre(participants) as participants,
+        nettoyer(duree_jours) is not null as a_duree,
+        nombre(duree_jours) as duree
+    from raw.main.activites
+    where snapshot_id in (select snapshot_id from snapshots)
 ),
 
 activites as (
-    select
-        cast(year(jour) as integer) as annee,
-        departement,
-        indicateur,
-        duree
+    select annee, departement, indicateur, duree
     from (
         select
-            cast(horodatage(activites.date) as date) as jour,
-            departements_lus.code as departement,
+            cast(year(dates.jour) as integer) as annee,
+            dates.jour,
+            departements.code as departement,
+            departements.action_du_reseau,
             types_action.indicateur,
-            nombre(activites.duree_jours) as duree,
-            nullif(trim(activites.duree_jours), '') as duree_brut,
-            nombre(activites.participants) as participants,
-            nullif(trim(activites.participants), '') as participants_brut
-        from raw.main.activites as activites
-        inner join snapshots on snapshots.snapshot_id = activites.snapshot_id
-        left join departements_lus on departements_lus.brut = activites.departement
-        left join types_action on types_action.cle = cle_ref(activites.type_action)
-    )
+            a_participants,
+            entier(activites.participants) as participants,
+            a_duree,
+            duree
+        from activites_sync as activites
+        inner join dates_lues as dates on dates.brut = activites.date
+        inner join departements on departements.brut = activites.departement
+        inner join listes as types_action
+            on types_action.liste = 'Type d''action' and types_action.cle = cle_ref(activites.type_action)
+    ) as lues
+    cross join sync
     where
-        jour between date '2000-01-01' and (select date_execution from sync) + to_months(12)
-        and list_has_all((select list(code) from reseau), string_split(departement, '/'))
-        and indicateur is not null
-        and (participants_brut is null or (participants >= 0 and participants = floor(participants)))
-        and (duree_brut is null or duree >= 0)
-        and (indicateur <> 'sessions_formation' or duree is not null)
+        jour is not null
+        and not coalesce(jour < sync.date_min, false)
+        and jour <= sync.date_execution
+        and action_du_reseau
+        and not (a_participants and (participants is null or participants < 0))
+        and not coalesce(participants > sync.participants_max, false)
+        and not (a_duree and (duree is null or duree < 0))
+        and not coalesce(duree > sync.duree_jours_max, false)
+        and not coalesce(indicateur = 'sessions_formation' and coalesce(duree, 0) = 0, false)
 ),
 
-reponses as (
-    select annee, departement
-    from (
-        select
-            snapshots.campagne_annee as annee,
-            departements_lus.code as departement,
-            horodatage(reponses.horodateur) as horodateur,
-            reponses.cle_repondant,
-            reponses.numero_ligne,
-            cle_ref(reponses.echanges) as echanges,
-            [nombre(reponses.interet_reseaux_sociaux), nombre(reponses.interet_reseau_pdn),
-             nombre(reponses.interet_formations), nombre(reponses.interet_journees_echanges)] as interets,
-            [nullif(trim(reponses.interet_reseaux_sociaux), ''), nullif(trim(reponses.interet_reseau_pdn), ''),
-             nullif(trim(reponses.interet_formations), ''), nullif(trim(reponses.interet_journees_echanges), '')]
-                as interets_brut
-        from raw.main.reponses as reponses
-        inner join snapshots on snapshots.snapshot_id = reponses.snapshot_id
-        left join departements_lus on departements_lus.brut = reponses.departement
-    )
-    where
-        horodateur is not null
-        and cle_repondant is not null
-        and departement in (select code from reseau)
-        and (echanges is null or echanges in (select cle from echanges))
-        and len(list_filter(
-            list_zip(interets_brut, interets),
-            lambda p: p[1] is not null and (p[2] is null or p[2] not between 1 and 5 or p[2] <> floor(p[2]))
-        )) = 0
-    qualify row_number() over (partition by annee, cle_repondant order by horodateur desc, numero_ligne desc) = 1
-),
+-- ---------------------------------------------------------------------------------------------------
+-- Questionnaire (stg_sheets__reponses, int_questions_campagnes_matched, int_reponses_validated).
+-- ---------------------------------------------------------------------------------------------------
 
 campagnes as (
-    select distinct campagne_annee as annee, campagne_cloture as cloture
+    select
+        snapshot_id,
+        spreadsheet_id as document_id,
+        extracted_at,
+        campagne_annee,
+        campagne_ouverture,
+        campagne_cloture,
+        coalesce(colonnes_json, '[]') as colonnes_json,
+        coalesce(correspondances_json, '{}') as correspondances_json,
+        coalesce(sans_email, false) as sans_email
     from snapshots
     where table_name = 'reponses'
 ),
 
+-- A campaign's questions are those of its latest read.
+campagnes_lues as (
+    select * from campagnes
+    qualify extracted_at = max(extracted_at) over (partition by document_id)
+),
+
+-- Google Forms questions, with the title each had when its form was first read (up to this sync).
+formulaires as (
+    select * from (
+        select
+            questions.snapshot_id,
+            lectures.spreadsheet_id as document_id,
+            questions.question_id,
+            nettoyer(questions.titre) as titre,
+            questions.position,
+            first_value(nettoyer(questions.titre)) over (
+                partition by lectures.spreadsheet_id, questions.question_id
+                order by lectures.extracted_at, questions.snapshot_id
+            ) as premier_titre
+        from raw.main.formulaires_questions as questions
+        inner join raw.main.snapshots as lectures on lectures.snapshot_id = questions.snapshot_id
+        where questions.snapshot_id in (
+            select liens.snapshot_id
+            from raw.main.sync_snapshots as liens
+            inner join raw.main.syncs as syncs on syncs.sync_id = liens.sync_id
+            where syncs.started_at <= (select lance_le from sync)
+        )
+    )
+    where snapshot_id in (select snapshot_id from snapshots)
+),
+
+catalogue as (
+    select nettoyer(question) as question, nettoyer(type) as type_question, intitules, libelle
+    from read_csv('{seeds}/questionnaire.csv', all_varchar = true)
+),
+
+-- Every header key a catalogue question has had.
+cles_catalogue as (
+    select cle_ref(intitule) as cle, max(question) as question
+    from (
+        select question, unnest(list_append(string_split(coalesce(intitules, ''), '|'), libelle)) as intitule
+        from catalogue
+    )
+    where cle_ref(intitule) is not null
+    group by cle_ref(intitule)
+),
+
+colonnes as (
+    select
+        colonnes.document_id,
+        colonnes.position,
+        coalesce(colonnes.question_id, cle_ref(colonnes.colonne)) as cle_colonne,
+        coalesce(correspondances.question_declaree, par_premier_titre.question, par_titre.question)
+            as question_trouvee
+    from (
+        select
+            snapshot_id,
+            document_id,
+            unnest(from_json(colonnes_json, '["VARCHAR"]')) as colonne,
+            generate_subscripts(from_json(colonnes_json, '["VARCHAR"]'), 1) as position,
+            cast(null as varchar) as question_id,
+            cast(null as varchar) as premier_titre
+        from campagnes_lues
+        where snapshot_id not in (select snapshot_id from formulaires)
+        union all
+        select snapshot_id, document_id, titre, position, question_id, premier_titre
+        from formulaires
+        where snapshot_id in (select snapshot_id from campagnes_lues)
+    ) as colonnes
+    -- Titles sources.toml maps to a question for one campaign.
+    left join (
+        select document_id, cle_ref(entree.key) as cle_titre, entree.value as question_declaree
+        from (
+            select document_id, unnest(map_entries(from_json(correspondances_json, '"MAP(VARCHAR, VARCHAR)"'))) as entree
+            from campagnes_lues
+        )
+    ) as correspondances
+        on correspondances.document_id = colonnes.document_id
+        and correspondances.cle_titre = cle_ref(colonnes.colonne)
+    left join cles_catalogue as par_premier_titre on par_premier_titre.cle = cle_ref(colonnes.premier_titre)
+    left join cles_catalogue as par_titre on par_titre.cle = cle_ref(colonnes.colonne)
+    where cle_ref(colonnes.colonne) is not null
+),
+
+-- The columns that answer a scale question (the first column of a question; a second one is not counted).
+colonnes_echelle as (
+    select distinct colonnes.document_id, colonnes.cle_colonne
+    from (
+        select
+            *,
+            case
+                when row_number() over (partition by document_id, question_trouvee order by position) = 1
+                    then question_trouvee
+            end as question
+        from colonnes
+    ) as colonnes
+    inner join catalogue on catalogue.question = colonnes.question
+    where catalogue.type_question = 'echelle'
+),
+
+-- Google Forms: the latest submission of each response, numbered as its linked sheet would number it.
+reponses_lues as (
+    select
+        *,
+        case
+            when reponse_id is null then ligne_brute
+            else 1 + row_number() over (partition by document_id, reponse_id is null order by cree_le, reponse_id)
+        end as numero_ligne
+    from (
+        select
+            reponses.snapshot_id,
+            reponses.numero_ligne as ligne_brute,
+            reponses.reponse_id,
+            reponses.cree_le,
+            reponses.cle_repondant,
+            reponses.horodateur,
+            reponses.departement,
+            campagnes.document_id,
+            campagnes.campagne_annee,
+            campagnes.campagne_ouverture,
+            campagnes.campagne_cloture,
+            campagnes.sans_email
+        from raw.main.reponses as reponses
+        inner join campagnes on campagnes.snapshot_id = reponses.snapshot_id
+        qualify
+            reponses.reponse_id is null
+            or row_number() over (
+                partition by campagnes.document_id, reponses.reponse_id
+                order by campagnes.extracted_at desc, reponses.numero_ligne desc
+            ) = 1
+    )
+),
+
+-- Responses with a scale answer that is not a whole number from 1 to 5.
+notes_invalides as (
+    select distinct cellules.snapshot_id, cellules.numero_ligne as ligne_brute
+    from raw.main.reponses_cellules as cellules
+    inner join campagnes on campagnes.snapshot_id = cellules.snapshot_id
+    inner join colonnes_echelle
+        on colonnes_echelle.document_id = campagnes.document_id
+        and colonnes_echelle.cle_colonne = coalesce(cellules.question_id, cle_ref(cellules.colonne))
+    where
+        (nettoyer(cellules.valeur) is not null or len(cellules.choix) > 0)
+        and coalesce(entier(nombre(cellules.valeur)) not between 1 and 5, true)
+),
+
+-- The latest valid response of each respondent to each campaign (without e-mails, a response is its own).
+reponses as (
+    select campagne_annee as annee, departement
+    from (
+        select
+            reponses.campagne_annee,
+            departements.code as departement,
+            coalesce(departements.est_du_reseau, false) as est_du_reseau,
+            case
+                when reponses.sans_email then 'reponse:' || reponses.snapshot_id || ':' || reponses.numero_ligne
+                else reponses.cle_repondant
+            end as cle_repondant,
+            horodateurs.horodatage as horodateur,
+            reponses.numero_ligne,
+            reponses.campagne_ouverture,
+            reponses.campagne_cloture,
+            reponses.sans_email,
+            coalesce(reponses.cle_repondant in (select cle from effacees), false) as est_effacee,
+            notes_invalides.snapshot_id is not null as a_note_invalide
+        from reponses_lues as reponses
+        left join departements on departements.brut = reponses.departement
+        left join dates_lues as horodateurs on horodateurs.brut = reponses.horodateur
+        left join notes_invalides
+            on notes_invalides.snapshot_id = reponses.snapshot_id
+            and notes_invalides.ligne_brute = reponses.ligne_brute
+    )
+    where
+        not est_effacee
+        and horodateur is not null
+        and not coalesce(cast(horodateur as date) not between campagne_ouverture and campagne_cloture, false)
+        and (cle_repondant is not null or sans_email)
+        and est_du_reseau
+        and not a_note_invalide
+    qualify row_number() over (
+        partition by campagne_annee, cle_repondant order by horodateur desc, numero_ligne desc
+    ) = 1
+),
+
+campagnes_cloture as (
+    select distinct campagne_annee as annee, campagne_cloture as cloture from campagnes
+),
+
+-- ---------------------------------------------------------------------------------------------------
+-- Indicators
+-- ---------------------------------------------------------------------------------------------------
+
 annees as (
     select distinct annee from activites
     union
-    select annee from campagnes
+    select campagne_annee from campagnes where campagne_annee is not null
 ),
 
 effectifs as (
@@ -237,7 +623,7 @@ effectifs as (
 mesures_activites as (
     select annee, coalesce(departement, 'ensemble') as departement, indicateur, sum(valeur) as valeur
     from (
-        select annee, departement, indicateur, 1.0 as valeur from activites
+        select annee, departement, indicateur, 1.0 as valeur from activites where indicateur is not null
         union all
         select annee, departement, 'jours_formation', duree from activites where indicateur = 'sessions_formation'
     )
@@ -260,7 +646,7 @@ questionnaire as (
         full outer join (
             select campagnes.annee, coalesce(promeneurs.departement, 'ensemble') as departement, count(*) as nombre
             from promeneurs
-            inner join campagnes
+            inner join campagnes_cloture as campagnes
                 on promeneurs.charte <= campagnes.cloture and coalesce(promeneurs.sortie >= campagnes.cloture, true)
             group by grouping sets ((campagnes.annee, promeneurs.departement), (campagnes.annee))
         ) as actifs
@@ -273,19 +659,25 @@ questionnaire as (
 valeurs as (
     select annee, departement, indicateur, cast(valeur as double) as valeur from effectifs
     union all
-    select annee, departement, indicateur, valeur from mesures_activites
+    select annee, departement, indicateur, cast(valeur as double) from mesures_activites
     union all
     select annee, departement, indicateur, cast(valeur as double) from questionnaire
 )
 
+-- Every year x (network département + 'ensemble') x indicator: 0 when nothing happened, null when never
+-- measured (the questionnaire's indicators in a year that no campaign evaluates).
 select
-    annees.annee,
-    departements.departement,
-    indicateurs.indicateur,
-    coalesce(valeurs.valeur, 0) as valeur
+    cast(annees.annee as integer) as annee,
+    cast(departements.departement as varchar) as departement,
+    cast(indicateurs.indicateur as varchar) as indicateur,
+    case
+        when indicateurs.domaine <> 'questionnaire'
+            or annees.annee in (select campagne_annee from campagnes where campagne_annee is not null)
+            then coalesce(valeurs.valeur, 0)
+    end as valeur
 from annees
-cross join (select code as departement from reseau union all select 'ensemble') as departements
-cross join indicateurs
+cross join (select departement from reseau union all select 'ensemble') as departements
+cross join (select indicateur, domaine from read_csv('{seeds}/indicateurs.csv', all_varchar = true)) as indicateurs
 left join valeurs
     on valeurs.annee = annees.annee
     and valeurs.departement = departements.departement

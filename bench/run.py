@@ -47,7 +47,7 @@ from bench.generator import (
     write_csv_folder,
     write_emulator_json,
 )
-from flows.settings import QUIET_TOOLS_ENV, REPO_ROOT
+from flows.settings import DBT_PROJECT_DIR, QUIET_TOOLS_ENV, REPO_ROOT
 
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 FLOOR_SQL = Path(__file__).resolve().parent / "floor.sql"
@@ -62,6 +62,8 @@ TARGETS = {
     "sample_over_trivial": 1.6,
     "growth_nonlinearity": 1.25,  # per-row cost of the 4x->16x segment over the 1x->4x one
 }
+# dbt's nodes when issue 14 was filed (265 per nightly build), for the before/after table.
+NODES_BEFORE = {"model": 30, "seed": 6, "test": 229, "unit_test": None}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -247,6 +249,27 @@ def _node_name(unique_id: str) -> str:
     return parts[2] if parts[0] == "test" else parts[-1]
 
 
+def dbt_nodes(work: Path) -> dict[str, int]:
+    """Nodes of the dbt project by resource type (`dbt ls`), and the models by materialisation."""
+    env = child_env(work, PDN_DBT_DATABASE=str(work / "ls.duckdb"), PDN_RAW_DATABASE=str(work / "ls-raw.duckdb"))
+    listed = subprocess.run(
+        [str(BIN_DIR / "dbt"), "ls", "--output", "json", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work / "ls-target"),
+         "--log-path", str(work / "ls-target")],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    counts: dict[str, int] = {}
+    for line in listed.stdout.splitlines():
+        if line.startswith("{"):
+            node = json.loads(line)
+            kind = node["resource_type"]
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == "model":
+                key = f"model ({node['config']['materialized']})"
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def floor_statements() -> tuple[list[str], str]:
     """bench/floor.sql as (helper macros, the query)."""
     text = FLOOR_SQL.read_text(encoding="utf-8").replace("{seeds}", str(SEEDS_DIR))
@@ -277,13 +300,14 @@ def published_indicators(db: Path) -> pd.DataFrame:
 
 
 def same_indicators(left: pd.DataFrame, right: pd.DataFrame) -> bool:
-    """Same cells, same values (1e-9)."""
+    """Same cells, same values (1e-9); a figure never measured is null on both sides."""
     left = left.assign(departement=left["departement"].astype(str), annee=left["annee"].astype(int))
     right = right.assign(departement=right["departement"].astype(str), annee=right["annee"].astype(int))
     merged = left.merge(right, on=KEY, how="outer", indicator=True)
     if (merged["_merge"] != "both").any():
         return False
-    return bool(np.isclose(merged["valeur_x"], merged["valeur_y"], rtol=0, atol=1e-9).all())
+    values = merged[["valeur_x", "valeur_y"]].astype(float)
+    return bool(np.isclose(values["valeur_x"], values["valeur_y"], rtol=0, atol=1e-9, equal_nan=True).all())
 
 
 def run_sync(
@@ -526,8 +550,9 @@ def main(argv: list[str] | None = None) -> int:
     loads = {"start": load_average()}
     print(f"Benchmark in {work}: {info['nproc']} cores, {info['CPU']}, load {loads['start']}", flush=True)
 
-    print("Import costs…", flush=True)
+    print("Import costs and dbt nodes…", flush=True)
     imports = import_costs(work, 1 if args.quick else 2)
+    nodes = dbt_nodes(work)
 
     print("Trivial Prefect flow and sample, interleaved…", flush=True)
     run_trivial(work)  # warm-up: creates and migrates the isolated Prefect database, not measured
@@ -603,6 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         info=info,
         loads=loads,
         imports=imports,
+        nodes=nodes,
         trivial=trivial,
         sample=summarise(sample),
         national=summarise(national),
@@ -723,6 +749,21 @@ def render(**r) -> str:
             [[label, s["floor"], s["steps"]["dbt"], s["steps"]["controle"], s["transform"], s["ratio"]]
              for label, s in [("sample", sample), ("national", national)]
              + [(f"growth {scale:g}", s) for scale, _, s in r["growth"]]],
+        ),
+        "",
+        "## dbt nodes",
+        "",
+        "What one nightly `dbt build` runs (unit tests excluded: they run in the test suite), when issue 14 was filed "
+        "and now (`dbt ls`). Column checks on models are enforced contracts (constraints in the table's DDL: no node); "
+        "data tests remain for what a constraint cannot say (relationships, cross-row checks, seeds).",
+        "",
+        md_table(
+            ["node type", "issue 14 filed", "now"],
+            [[kind, NODES_BEFORE.get(kind, "–") if NODES_BEFORE.get(kind) is not None else "–", r["nodes"].get(kind, 0)]
+             for kind in ("model", "seed", "test", "unit_test")]
+            + [[kind, "–", count] for kind, count in sorted(r["nodes"].items()) if kind.startswith("model (")]
+            + [["built per nightly run (models + seeds + data tests)",
+                sum(v for k, v in NODES_BEFORE.items() if v), sum(r["nodes"].get(k, 0) for k in ("model", "seed", "test"))]],
         ),
         "",
         "## Where dbt's time goes",

@@ -23,20 +23,27 @@ def quiet_prefect_console() -> None:
             handler.setLevel(logging.CRITICAL)
 
 
-def _sync(args: argparse.Namespace) -> int:
-    from flows.errors import PdnError
+def _prepare_prefect_process(verbose: bool) -> None:
+    """Before a flow starts Prefect's temporary server: earlier killed runs' servers go, this one's carry the mark."""
     from flows.pipeline.processes import mark_this_process, stop_orphans
 
-    # Before Prefect starts its temporary server: earlier killed syncs' servers go, this one's carry the mark.
     stopped = stop_orphans()
     mark_this_process()
-    from flows.pipeline.sync import nightly_sync
+    import flows.pipeline.sync  # noqa: F401 (sets Prefect's logging up, for quiet_prefect_console)
 
     if stopped:
         print(f"Processus laissés par une synchronisation interrompue arrêtés : {len(stopped)}.", file=sys.stderr)
+    if not verbose:
+        quiet_prefect_console()
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+
+    _prepare_prefect_process(args.verbose)
+    from flows.pipeline.sync import nightly_sync
+
     try:
-        if not args.verbose:
-            quiet_prefect_console()
         report = nightly_sync(
             source_dir=args.source, full=args.full, replay=args.replay, accept_drop=args.accept_drop
         )
@@ -90,6 +97,79 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subject_request(args: argparse.Namespace):
+    """The person named on the command line: --email, or --nom (with --structure)."""
+    from flows.errors import InputError
+    from flows.ops.subject import SubjectRequest
+
+    if args.structure and not args.nom:
+        raise InputError("--structure ne s'emploie qu'avec --nom.")
+    # Libraries record this process's arguments (dbt writes them into its logs): not the person's name or address.
+    sys.argv[1:] = [args.command]
+    return SubjectRequest(email=args.email, nom=args.nom, structure=args.structure)
+
+
+def _confirmed() -> bool:
+    """The coordinator types « oui » (no terminal, no answer: not confirmed)."""
+    try:
+        return input("Confirmer l'effacement définitif ? Tapez « oui » : ").strip().lower() == "oui"
+    except EOFError:
+        return False
+
+
+def _oubli(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.ops.erasure import format_erasure, format_plan, preview_erasure, run_erasure
+    from flows.settings import load_settings
+
+    try:
+        settings = load_settings()
+        request = _subject_request(args)
+        print(format_plan(preview_erasure(settings, request)))
+        if not (args.oui or _confirmed()):
+            print("Effacement annulé : rien n'a été modifié.", file=sys.stderr)
+            return 2
+        _prepare_prefect_process(args.verbose)
+        summary = run_erasure(settings, request)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(format_erasure(summary))
+    if summary.rapport:
+        print(format_summary(summary.rapport))
+    if summary.republication is not None:
+        print(
+            f"  L'effacement est fait, mais la republication a échoué : {summary.republication}\n"
+            "  Corrigez la cause, puis lancez « pdn sync » : l'entrepôt sera publié sans cette personne.",
+            file=sys.stderr,
+        )
+        return summary.republication.exit_code
+    return 0
+
+
+def _acces(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.ops.access import format_access, write_access_extract
+    from flows.settings import load_settings
+
+    try:
+        summary = write_access_extract(load_settings(), _subject_request(args))
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(format_access(summary))
+    return 0
+
+
+def _add_person_arguments(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", metavar="ADRESSE", help="adresse e-mail de la personne (la façon la plus sûre)")
+    who.add_argument("--nom", metavar="« Prénom Nom »", help="son nom complet, dans un ordre ou l'autre")
+    parser.add_argument(
+        "--structure", metavar="STRUCTURE", help="avec --nom : sa structure, quand plusieurs personnes portent ce nom"
+    )
+
+
 def _alert_test(args: argparse.Namespace) -> int:
     from flows.ops.notify import send_test_alert
 
@@ -106,19 +186,33 @@ def _alert_test(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from flows.errors import PdnError
-    from flows.outputs.report import produce_bilan
+    from flows.outputs import report
     from flows.settings import load_settings
 
     try:
-        files = produce_bilan(load_settings(), args.year)
+        if args.modele_recit:
+            print(f"Modèle de récit écrit : {report.write_starter_document(Path(args.modele_recit))}")
+            return 0
+        settings = load_settings()
+        if args.marqueurs:
+            print(report.placeholder_summary(settings, args.year))
+            return 0
+        config = report.bilan_config(settings, Path(args.source) if args.source else None)
+        files = report.produce_bilan(settings, args.year, config, pdf=args.pdf)
     except PdnError as err:
         print(str(err), file=sys.stderr)
         return err.exit_code
-    print(f"Bilan {files.annee} écrit : {files.html}")
+    state = " (provisoire : l'année n'était pas terminée à la date des chiffres)" if files.provisoire else ""
+    print(f"Bilan {files.annee}{state} écrit : {files.html}")
+    print(f"  Texte : {files.recit or 'mise en page standard (aucun récit déclaré pour cette année)'}")
+    if files.pdf:
+        print(f"  PDF (A4, pages numérotées) : {files.pdf}")
     print(f"  Indicateurs pour la CAF (Excel) : {files.xlsx}")
     print(f"  Indicateurs pour la CAF (CSV, format long) : {files.csv}")
-    print("  Ouvrir le bilan dans un navigateur ; « Imprimer → Enregistrer au format PDF » donne des pages A4.")
+    print(f"  Qualité des données (pour la coordination, à ne pas envoyer) : {files.qualite}")
     return 0
 
 
@@ -183,15 +277,31 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--annees", type=int, metavar="N", help="durée de conservation (défaut : PDN_RETENTION_YEARS, 3)")
     purge.add_argument("--simulation", action="store_true", help="compter sans rien supprimer")
     purge.set_defaults(handler=_purge)
+    oubli = commands.add_parser(
+        "oubli", help="effacer une personne de tout l'historique, puis republier sans elle (RGPD, droit à l'effacement)"
+    )
+    _add_person_arguments(oubli)
+    oubli.add_argument("--oui", action="store_true", help="ne pas demander de confirmation (scripts)")
+    oubli.add_argument("--verbose", action="store_true", help="afficher aussi les journaux de Prefect")
+    oubli.set_defaults(handler=_oubli)
+    acces = commands.add_parser(
+        "acces", help="extraire tout ce qui est détenu sur une personne, dans le dossier privé (RGPD, droit d'accès)"
+    )
+    _add_person_arguments(acces)
+    acces.set_defaults(handler=_acces)
     alert = commands.add_parser("essai-alerte", help="envoyer un message d'essai sur les canaux d'alerte configurés")
     alert.set_defaults(handler=_alert_test)
     report = commands.add_parser(
-        "report", help="écrire le bilan annuel (HTML) et les indicateurs pour la CAF (XLSX, CSV)"
+        "report", help="écrire le bilan annuel (HTML, PDF), les indicateurs pour la CAF (XLSX, CSV) et la page qualité"
     )
     report.add_argument(
         "--year", "--annee", dest="year", type=int, metavar="ANNÉE",
         help="année du bilan (par défaut : la dernière année de l'entrepôt publié)",
     )
+    report.add_argument("--pdf", action="store_true", help="écrire aussi le PDF (Chromium sans interface)")
+    report.add_argument("--source", metavar="DOSSIER", help="dossier dont le sources.toml déclare les récits")
+    report.add_argument("--marqueurs", action="store_true", help="lister les marqueurs utilisables dans le récit")
+    report.add_argument("--modele-recit", metavar="FICHIER", help="écrire un modèle de récit (Markdown) à compléter")
     report.set_defaults(handler=_report)
     docs = commands.add_parser("docs", help="générer la documentation des données (dbt docs) de l'entrepôt publié")
     docs.set_defaults(handler=_docs)

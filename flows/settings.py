@@ -128,6 +128,11 @@ class Settings:
         return self.private_dir / "raw.duckdb"
 
     @property
+    def build_db(self) -> Path:
+        """The private dbt build, rebuilt from scratch by every run (staging and intermediate stay here)."""
+        return self.private_dir / "build" / "work.duckdb"
+
+    @property
     def runs_dir(self) -> Path:
         """Run reports (JSON) and Data Docs, next to the warehouse."""
         return self.warehouse_dir / "runs"

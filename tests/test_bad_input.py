@@ -444,9 +444,10 @@ def test_a_cell_outside_its_list_is_listed_and_its_row_still_counts(bad_rows_run
         found_column, found_reason = listed[(title, tab, row)]
         assert found_column == column and found_reason.startswith(reason), (file_name, row, found_reason)
         assert (title, tab, row) not in quarantined
-    # The 2020 bilan says so: the cells to correct on its quality page, the types « non reconnu » apart.
+    # The cells to correct are on the coordinator's quality page; the 2020 bilan keeps « non reconnu » apart.
     dom = parse_html((root / "warehouse" / "rapports" / "bilan-2020.html").read_text(encoding="utf-8"))
-    quality = " ".join(row.text() for row in dom.find_all("table", id="tableau-cellules-signalees")[0].find_all("tr"))
+    page = parse_html((root / "warehouse" / "rapports" / "qualite-des-donnees.html").read_text(encoding="utf-8"))
+    quality = " ".join(row.text() for row in page.find_all("table", id="tableau-cellules-signalees")[0].find_all("tr"))
     assert "Profil hors liste" in quality and "Type de structure manquant" in quality
     fiche_03 = dom.find_all("article", data_departement="03")[0]
     assert fiche_03.find_all("p", **{"class": "note hors-liste"})

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool, QueuePool
 
-from flows.outputs.report import report_queries
+from flows.outputs.report_data import report_queries
 from flows.settings import REPO_ROOT, SAMPLE_DIR
 from tests.conftest import ALERT_AND_SOURCE_VARIABLES, PSEUDONYM_KEY_FOR_TESTS
 

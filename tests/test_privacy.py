@@ -46,6 +46,8 @@ def test_no_published_table_holds_a_name_or_an_email(published_sample):
     with duckdb.connect(str(published_sample.published_db), read_only=True) as con:
         tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
         assert len(tables) >= 10
+        # The one table with free text (titles and communes, screened); the sample names a Promeneur in a title.
+        assert ("bilan", "actions_detaillees") in tables
         for schema, table in tables:
             frame = con.execute(f'select * from {schema}."{table}"').df()
             text = frame.to_csv(index=False)
@@ -168,8 +170,10 @@ def test_no_name_or_email_in_prefect_database_reports_alerts_or_output_after_bro
     root, prefect_home, unexpected, refused, alerts = broken_runs
     database = prefect_home / "prefect.db"
     assert database.exists() and database.stat().st_size > 0
-    # Bytes, not queries: whatever Prefect stored (logs, states, results), in any table or free page.
-    stored = [database.read_bytes().decode("utf-8", "replace")]
+    # Bytes, not queries: whatever Prefect stored (logs, states, results), in any table or free page, and in
+    # the write-ahead log that SQLite has not yet checkpointed into the file.
+    files = [database, database.with_name("prefect.db-wal")]
+    stored = ["".join(f.read_bytes().decode("utf-8", "replace") for f in files if f.exists())]
     stored += [p.read_text(encoding="utf-8") for p in (root / "warehouse" / "runs").glob("*.json")]
     stored += [json.dumps(body, ensure_ascii=False) for body in alerts]
     stored += [run.stdout + run.stderr for run in (unexpected, refused)]

@@ -1,5 +1,6 @@
 -- Personal data stops at raw: no relation built by dbt has a name or e-mail column, and the published
--- schemas (bilan, qualite) carry no free text either (titles, comments, communes, "Autre" answers, raw cells).
+-- schemas (bilan, qualite) carry no free text either (titles, comments, communes, "Autre" answers, raw
+-- cells), but for the title and commune of bilan.actions_detaillees, screened in int_actions_detaillees_screened.
 -- depends_on: {{ ref('stg_sheets__promeneurs') }}
 -- depends_on: {{ ref('stg_sheets__activites') }}
 -- depends_on: {{ ref('stg_sheets__reponses') }}
@@ -16,6 +17,7 @@
 -- depends_on: {{ ref('interets_questionnaire') }}
 -- depends_on: {{ ref('types_par_departement') }}
 -- depends_on: {{ ref('departements_reseau') }}
+-- depends_on: {{ ref('actions_detaillees') }}
 
 select
     table_schema,
@@ -35,6 +37,10 @@ where
             and (
                 lower(column_name) in ('intitule', 'commentaire', 'commentaires', 'texte_autre', 'commune')
                 or lower(column_name) like '%\_brut' escape '\'
+            )
+            and not (
+                table_schema = 'bilan' and table_name = 'actions_detaillees'
+                and lower(column_name) in ('intitule', 'commune')
             )
         )
     )

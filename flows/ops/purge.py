@@ -23,12 +23,12 @@ import duckdb
 import jinja2
 
 from flows.errors import InputError
-from flows.pipeline.land import SNAPSHOT_TABLES
+from flows.pipeline.land import PERSONAL_COLUMNS_BY_TABLE, SNAPSHOT_TABLES
 from flows.pipeline.publish import warehouse_lock
 from flows.settings import DBT_PROJECT_DIR, Settings
 from flows.storage import replace_durably
 
-PERSONAL_COLUMNS = ("nom", "prenom", "email", "colonnes_extra")
+PERSONAL_COLUMNS = PERSONAL_COLUMNS_BY_TABLE["promeneurs"]
 # The dbt macros that read a date cell; rendered here so exit dates are parsed by the one rule dbt uses.
 DATE_MACRO_FILES = ("textes.sql", "parser_dates.sql")
 

@@ -1,4 +1,4 @@
-"""`pdn status`: the last runs, in French, and a non-zero exit when the warehouse is stale (for monitoring)."""
+"""`pdn status`: the last runs and the erasures, in French, and a non-zero exit when the warehouse is stale."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import duckdb
 
 from flows.settings import Settings
 from flows.vocabulary import status_label
@@ -112,6 +114,17 @@ def check_freshness(runs: list[RunLine], now: datetime, max_hours: float) -> tup
     return 0, f"OK : dernière publication le {when} (seuil : {threshold})."
 
 
+def erasure_lines(raw_db: Path) -> list[str]:
+    """The erasure records (pdn oubli), when there are any; the raw history may be locked by a running sync."""
+    from flows.ops.erasure import erasure_records, format_erasure_records
+
+    try:
+        records = erasure_records(raw_db)
+    except duckdb.Error:
+        return ["Registre des effacements illisible pour l'instant (une synchronisation écrit l'historique brut)."]
+    return format_erasure_records(records) if records else []
+
+
 def status(settings: Settings, limit: int = DEFAULT_LIMIT, now: datetime | None = None) -> tuple[int, str]:
     """The exit code and French text of `pdn status`."""
     now = now or datetime.now(timezone.utc)
@@ -119,6 +132,7 @@ def status(settings: Settings, limit: int = DEFAULT_LIMIT, now: datetime | None 
     lines = format_runs(runs, limit) if runs else [f"Aucun rapport d'exécution dans {settings.runs_dir}."]
     if unreadable:
         lines.append(f"Rapports illisibles, ignorés : {', '.join(unreadable)}")
+    lines += erasure_lines(settings.raw_db)
     code, verdict = check_freshness(runs, now, settings.status_max_age_hours)
     lines.append(verdict)
     return code, "\n".join(lines)

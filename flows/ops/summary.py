@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from flows.outputs.french import format_number
 from flows.vocabulary import status_sentence
+
+# Part of the quarantine reason of a row of a person who asked for erasure (dbt/macros/effacement.sql).
+ERASED_REASON = "ayant demandé l'effacement"
 
 
 def format_summary(report: dict) -> str:
@@ -22,6 +26,12 @@ def format_summary(report: dict) -> str:
     for event in report.get("evenements", []):
         lines.append(f"  Attention : {event}")
     quarantine = report.get("quarantaine", [])
+    erased = sum(ERASED_REASON in row["motif"] for row in quarantine)
+    if erased:
+        lines.append(
+            f"  Attention : {erased} ligne(s) de personnes ayant demandé l'effacement de leurs données figurent encore "
+            "dans les tableurs (listées ci-dessous) : supprimez-les ; d'ici là, elles ne sont ni recopiées ni comptées."
+        )
     if quarantine:
         lines.append(f"  Lignes mises en quarantaine (non comptées) : {len(quarantine)}")
         for row in quarantine[:20]:
@@ -47,9 +57,10 @@ def format_summary(report: dict) -> str:
     for level, label in (("critique", "Contrôle bloquant"), ("avertissement", "Avertissement")):
         for failure in (f for f in failures if f["gravite"] == level):
             lines.append(f"  {label} : {failure['message']}")
-            where = _where(failure.get("details") or {})
+            where = failure_places(failure.get("details") or {})
             if where:
                 lines.append(f"    concerne : {where}")
+    lines += _moved_figures(report)
     if report.get("fichier_publie"):
         lines.append(f"  Entrepôt publié : {report['fichier_publie']}")
     if report.get("durees_secondes"):
@@ -58,11 +69,30 @@ def format_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _moved_figures(report: dict) -> list[str]:
+    """After an erasure: every published figure that changed, for the coordinator to tell the CAF."""
+    if not report.get("effacement"):
+        return []
+    moved = report.get("indicateurs_modifies", [])
+    lines = [
+        f"  Effacement {report['effacement']} : indicateurs recalculés sans la personne, "
+        f"{len(moved)} valeur(s) modifiée(s)" + (" :" if moved else ".")
+    ]
+    lines += [
+        f"    - {f['annee']} / {f['departement']} / {f['indicateur']} : {format_number(f['avant'])} → "
+        f"{format_number(f['apres'])}"
+        for f in moved
+    ]
+    if moved:
+        lines.append("    Si l'un de ces chiffres a déjà été transmis (CAF, bilan), signalez la nouvelle valeur.")
+    return lines
+
+
 # Columns of a check's examples that say where the problem is (aggregates only: no personal data).
 _WHERE_COLUMNS = ("annee", "departement", "indicateur", "spreadsheet_title", "onglet")
 
 
-def _where(details: dict, most: int = 3) -> str:
+def failure_places(details: dict, most: int = 3) -> str:
     """The first examples of a failed check, as « 2019 / 63 / promeneurs_actifs_debut_annee »."""
     examples = [e for e in details.get("exemples", []) if isinstance(e, dict)]
     places = [" / ".join(str(e[c]) for c in _WHERE_COLUMNS if c in e) for e in examples[:most]]

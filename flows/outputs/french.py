@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 NBSP = "\u00a0"
@@ -49,3 +49,12 @@ def format_date(value: str | None) -> str:
     except ValueError:
         return value
     return moment.astimezone().strftime("%d/%m/%Y à %H:%M")
+
+
+def format_day(value: date | str | None) -> str:
+    """A date as 04/06/2019."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return value.strftime("%d/%m/%Y")

@@ -18,8 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from flows.identity import pseudonymise, respondent_identities, roster_identities
-from flows.sources.config import Bounds
+from flows.identity import MentionFinder, pseudonymise, respondent_identities, roster_identities
+from flows.sources.config import BilanSettings, Bounds
 from flows.sources.contract import CONTRACTS, normalise_label
 from flows.sources.lists import bundled_lists, bundled_lists_fingerprint
 from flows.sources.snapshot import TabSnapshot
@@ -221,6 +221,21 @@ def _v4_reference_lists(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         con.execute("insert into sync_snapshots select sync_id, ? from syncs", [snapshot_id])
 
 
+_V5_DDL = [
+    # One row per erasure (`pdn oubli`): when, how the person was named, counts, the pseudonymous keys their
+    # rows carry and the fingerprints of their mentions in free text (never a name or an address), so that
+    # later syncs recognise what a sheet still holds about them.
+    """create table if not exists effacements (
+        effacement_id varchar primary key, efface_le timestamp, nature varchar, cle_personne varchar,
+        cles varchar[], empreintes varchar[], comptes_json varchar)""",
+]
+
+
+def _v5_erasures(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    for statement in _V5_DDL:
+        con.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "historique initial : synchronisations, instantanés, lignes des onglets", _create_v1),
     Migration(
@@ -241,9 +256,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         "tableur de suivi",
         _v4_reference_lists,
     ),
+    Migration(
+        5,
+        "registre des effacements (droit à l'effacement) : clés pseudonymes des personnes effacées et empreintes "
+        "de leur nom, pour que les synchronisations suivantes mettent leurs lignes en quarantaine sans les recopier "
+        "et masquent leur nom dans les textes libres",
+        _v5_erasures,
+    ),
 )
 # Every table whose rows belong to a snapshot (the retention policy deletes them together).
 SNAPSHOT_TABLES = ("promeneurs", "activites", "reponses", "reponses_cellules", "formulaires_questions", "listes")
+# The personal data of a row: blanked for departed Promeneurs (`pdn purge`) and never landed again for a
+# person who asked for erasure (`pdn oubli`); the pseudonymous keys stay.
+PERSONAL_COLUMNS_BY_TABLE = {"promeneurs": ("nom", "prenom", "email", "colonnes_extra"), "reponses": ("email",)}
+# Free-text cells, where anyone may be named: the activity log, remarks, answers (and the first release's).
+FREE_TEXT_COLUMNS = {
+    "activites": ("intitule", "commentaire", "colonnes_extra"),
+    "promeneurs": ("colonnes_extra",),
+    "reponses": ("commentaires", "colonnes_extra"),
+    "reponses_cellules": ("valeur", "choix"),
+}
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
@@ -298,6 +330,7 @@ class LandedSnapshot:
     tab: str
     table_name: str
     rows: int
+    rows_naming_erased: tuple[int, ...] = ()  # sheet rows whose free text named an erased person (redacted)
 
 
 def extras_as_json(cells: pd.DataFrame, extras: dict[str, int]) -> np.ndarray:
@@ -405,6 +438,52 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, key: bytes = b"") -> None:
     con.execute("commit")
 
 
+@dataclass(frozen=True)
+class ErasedPeople:
+    """What landing knows of the people who asked for erasure: their rows' keys, their mentions' fingerprints."""
+
+    keys: frozenset[str]
+    mentions: MentionFinder
+
+
+def erased_people(con: duckdb.DuckDBPyConnection, key: bytes) -> ErasedPeople:
+    """Every erasure recorded in the history, as keys and fingerprints."""
+    keys, fingerprints = con.execute(
+        "select list_distinct(flatten(list(cles))), list_distinct(flatten(list(empreintes))) from effacements"
+    ).fetchone()
+    return ErasedPeople(frozenset(keys or ()), MentionFinder(frozenset(fingerprints or ()), key))
+
+
+def without_erased_people(
+    frame: pd.DataFrame, table: str, erased: ErasedPeople
+) -> tuple[pd.DataFrame, np.ndarray, list[int]]:
+    """Rows of erased people keep their keys and row number (dbt quarantines them) but not their personal data,
+    and their mentions in free text become « [effacé] ».
+
+    Returns the frame, the mask of their rows (their answer cells are not landed either) and the row numbers
+    whose free text named them."""
+    keys = [column for column in (*IDENTITY_KEY_COLUMN.values(), NAME_KEY_COLUMN) if column in frame.columns]
+    theirs = frame[keys].isin(erased.keys).any(axis=1).to_numpy() if keys else np.zeros(len(frame), dtype=bool)
+    if not (theirs.any() or erased.mentions.fingerprints):
+        return frame, theirs, []
+    frame = frame.copy()
+    frame.loc[theirs, list(PERSONAL_COLUMNS_BY_TABLE.get(table, ()))] = None
+    return frame, theirs, redact_mentions(frame, table, erased.mentions)
+
+
+def redact_mentions(frame: pd.DataFrame, table: str, mentions: MentionFinder) -> list[int]:
+    """Replace, in place, the mentions of erased people in the frame's free text; return the rows' numbers."""
+    named = np.zeros(len(frame), dtype=bool)
+    if not mentions.fingerprints:
+        return []
+    for column in (c for c in FREE_TEXT_COLUMNS.get(table, ()) if c in frame.columns):
+        redacted = frame[column].map(mentions.redact)
+        changed = (redacted.astype(str) != frame[column].astype(str)).to_numpy()
+        frame[column] = redacted
+        named |= changed
+    return sorted(set(frame.loc[named, "numero_ligne"].tolist()))
+
+
 def append_by_name(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     """Append a dataframe to a raw table, matching columns by name."""
     con.register("rows_to_land", frame)
@@ -423,27 +502,35 @@ def land_sync(
     reused_snapshot_ids: list[str],
     key: bytes,
     bounds: Bounds = Bounds(),
+    seuil_confidentialite: int = BilanSettings.seuil_confidentialite,
 ) -> list[LandedSnapshot]:
-    """Append one sync's snapshots to the raw history in a single transaction (all or nothing)."""
+    """Append one sync's snapshots to the raw history in a single transaction (all or nothing).
+
+    The sync's parameters (plausibility bounds, secrecy threshold) are recorded with it: a replay applies them."""
     raw_db.parent.mkdir(parents=True, exist_ok=True)
     landed = []
     with duckdb.connect(str(raw_db)) as con:
         con.execute("begin transaction")
         migrate(con, key)
+        erased = erased_people(con, key)
         con.execute(
             "insert into syncs by name select ? as sync_id, ? as started_at, ? as source_kind, "
             "? as departements, ? as parametres",
             [sync_id, datetime.now(), source_kind, json.dumps(list(departements)),
-             json.dumps({"bornes": bounds.as_record()})],
+             json.dumps({"bornes": bounds.as_record(), "seuil_confidentialite": seuil_confidentialite})],
         )
         for snapshot in snapshots:
             snapshot_id = uuid.uuid4().hex
             record = pd.DataFrame([_snapshot_record(snapshot, snapshot_id, sync_id, source_kind)])
             append_by_name(con, "snapshots", record)
-            frame = landing_frame(snapshot, snapshot_id, key)
-            append_by_name(con, snapshot.contract.table_name, frame)
-            if snapshot.contract.table_name == "reponses":
-                append_by_name(con, "reponses_cellules", answer_cells(snapshot, snapshot_id))
+            table = snapshot.contract.table_name
+            frame, theirs, naming = without_erased_people(landing_frame(snapshot, snapshot_id, key), table, erased)
+            append_by_name(con, table, frame)
+            if table == "reponses":
+                cells = answer_cells(snapshot, snapshot_id)
+                cells = cells[~cells["numero_ligne"].isin(frame.loc[theirs, "numero_ligne"])].copy()
+                naming = sorted({*naming, *redact_mentions(cells, "reponses_cellules", erased.mentions)})
+                append_by_name(con, "reponses_cellules", cells)
             if snapshot.question_ids:
                 questions = pd.DataFrame(
                     [(snapshot_id, qid, title, n) for n, (title, qid) in enumerate(snapshot.question_ids.items())],
@@ -452,7 +539,7 @@ def land_sync(
                 append_by_name(con, "formulaires_questions", questions)
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
             landed.append(
-                LandedSnapshot(snapshot_id, snapshot.spreadsheet.title, snapshot.tab, snapshot.contract.table_name, len(frame))
+                LandedSnapshot(snapshot_id, snapshot.spreadsheet.title, snapshot.tab, table, len(frame), tuple(naming))
             )
         for snapshot_id in [*reused_snapshot_ids, bundled_lists_snapshot(con, sync_id)]:
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])

@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,11 +21,32 @@ PUBLISHED_SCHEMAS = ("bilan", "qualite")
 CANDIDATE_PREFIX = ".pdn-candidate-"
 # Readers older than this project's duckdb (the `duckdb` CLI from PyPI, Metabase's DuckDB driver) open this format.
 STORAGE_COMPATIBILITY = "v1.4.0"
+# The one published table not built by dbt: its comments, as dbt's persist_docs writes the marts' ones.
+SYNCHRONISATION_COMMENT = "La synchronisation qui a publié ce fichier (une ligne) : identifiants, source lue, date."
+SYNCHRONISATION_COLUMNS = {
+    "run_id": "Identifiant de l'exécution qui a publié ce fichier (son rapport : warehouse/runs/<run_id>.json).",
+    "sync_id": (
+        "Synchronisation dont les données ont été construites : égale à run_id, sauf lors d'un rejeu "
+        "(pdn sync --replay), où c'est la synchronisation rejouée."
+    ),
+    "source": "Source lue : « sheets » (tableurs Google), « fichiers (<dossier>) » ou « rejeu de <sync_id> ».",
+    "publie_le": "Début de l'exécution qui a publié ce fichier (horodatage ISO 8601, UTC).",
+}
+
+
+# The lock this context holds: the sync flow that `pdn oubli` runs to republish, while holding the lock since
+# the erasure began, keeps it instead of refusing itself.
+_held_lock: ContextVar[Path | None] = ContextVar("held_warehouse_lock", default=None)
 
 
 @contextmanager
-def warehouse_lock(lock_file: Path) -> Iterator[None]:
-    """Hold the warehouse's sync lock, or refuse at once if another sync holds it."""
+def warehouse_lock(lock_file: Path, reentrant: bool = False) -> Iterator[None]:
+    """Hold the warehouse's sync lock, or refuse at once if another sync holds it.
+
+    `reentrant`: code running for the holder of this lock, in its context, enters without locking again."""
+    if reentrant and _held_lock.get() == lock_file:
+        yield
+        return
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a+") as handle:
         try:
@@ -40,9 +62,11 @@ def warehouse_lock(lock_file: Path) -> Iterator[None]:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
+        token = _held_lock.set(lock_file)
         try:
             yield
         finally:
+            _held_lock.reset(token)
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -59,8 +83,31 @@ def remove_stale_candidates(published_db: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def sql_string(text: str) -> str:
+    """A SQL string literal (COMMENT ON takes no parameters); newlines need no escaping."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def copy_comments(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the copied tables and columns the comments dbt wrote on the marts (CREATE TABLE AS drops them)."""
+    # Base tables only, as copied: a view's columns are listed too, but views stay out of the published file.
+    tables = f"from duckdb_tables() where database_name = 'work' and schema_name in {PUBLISHED_SCHEMAS}"
+    con.begin()  # one transaction for the ~130 comments: well under half the time of one transaction each
+    for schema, table, comment in con.execute(
+        f"select schema_name, table_name, comment {tables} and comment <> ''"
+    ).fetchall():
+        con.execute(f'comment on table {schema}."{table}" is {sql_string(comment)}')
+    for schema, table, column, comment in con.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where comment <> '' and (database_name, schema_name, table_name) in "
+        f"(select (database_name, schema_name, table_name) {tables})"
+    ).fetchall():
+        con.execute(f'comment on column {schema}."{table}"."{column}" is {sql_string(comment)}')
+    con.commit()
+
+
 def assemble_candidate(work_db: Path, candidate_db: Path, metadata: dict[str, object]) -> list[str]:
-    """Copy the published schemas' tables (no views, no staging) into a fresh file; return their names."""
+    """Copy the published schemas' tables (no views, no staging), comments included, to a new file; list them."""
     candidate_db.unlink(missing_ok=True)
     with duckdb.connect(str(candidate_db), config={"storage_compatibility_version": STORAGE_COMPATIBILITY}) as con:
         con.execute(f"attach '{work_db}' as work (read_only)")
@@ -73,6 +120,7 @@ def assemble_candidate(work_db: Path, candidate_db: Path, metadata: dict[str, ob
             con.execute(f"create schema if not exists {schema}")
         for schema, table in tables:
             con.execute(f'create table {schema}."{table}" as select * from work.{schema}."{table}"')
+        copy_comments(con)
         con.execute("detach work")
         columns = ", ".join(f"{name} varchar" for name in metadata)
         con.execute(f"create table qualite.synchronisation ({columns})")
@@ -80,6 +128,11 @@ def assemble_candidate(work_db: Path, candidate_db: Path, metadata: dict[str, ob
             f"insert into qualite.synchronisation values ({', '.join('?' for _ in metadata)})",
             [None if value is None else str(value) for value in metadata.values()],
         )
+        con.execute(f"comment on table qualite.synchronisation is {sql_string(SYNCHRONISATION_COMMENT)}")
+        for name in metadata.keys() & SYNCHRONISATION_COLUMNS.keys():
+            con.execute(
+                f"comment on column qualite.synchronisation.{name} is {sql_string(SYNCHRONISATION_COLUMNS[name])}"
+            )
         con.execute("checkpoint")
     return [f"{schema}.{table}" for schema, table in tables] + ["qualite.synchronisation"]
 

@@ -40,6 +40,8 @@ class RunReport:
     controles_en_echec: list[dict] = field(default_factory=list)
     evenements: list[str] = field(default_factory=list)  # French notes: permissions, leftovers cleaned…
     durees_secondes: dict[str, float] = field(default_factory=dict)
+    effacement: str | None = None  # the erasure (pdn oubli) this run republished after: its id, never who
+    indicateurs_modifies: list[dict] = field(default_factory=list)  # (annee, departement, indicateur, avant, apres)
     fichier_publie: str | None = None
     sha256: str | None = None
     message: str | None = None

@@ -26,9 +26,11 @@ from flows.errors import (
     error_boundary,
     safe_error,
 )
+from flows.identity import REDACTED
 from flows.ops.notify import notify_failure
 from flows.outputs.report import report_after_sync
 from flows.pipeline.land import LandedSnapshot, ensure_raw_schema, land_sync
+from flows.pipeline.moved_figures import moved_figures
 from flows.pipeline.publish import (
     assemble_candidate,
     candidate_path,
@@ -36,12 +38,14 @@ from flows.pipeline.publish import (
     remove_stale_candidates,
     set_aside_stale_wal,
     swap_in,
+    wal_path,
     warehouse_lock,
 )
 from flows.pipeline.run_report import RunReport, write_run_report
 from flows.pipeline.transform import dbt_build
+from flows.pipeline.validate import warm_up_in_background
 from flows.settings import SAMPLE_DIR, Settings, load_settings
-from flows.sources.config import SourceConfig, load_source_config
+from flows.sources.config import SourceConfig, config_file_for, load_source_config
 from flows.sources.files import extract_files
 from flows.sources.sheets import GoogleRead, extract_google
 from flows.sources.snapshot import TabSnapshot
@@ -62,17 +66,12 @@ class SourcePlan:
 
 def plan_sources(settings: Settings, source_dir: Path | None) -> SourcePlan:
     """Decide the source: a folder of exports, the configured Google Sheets, or the bundled sample."""
+    config = load_source_config(config_file_for(settings.sources_file, source_dir))
     if source_dir is not None:
-        config_file = settings.sources_file or source_dir / "sources.toml"
-        if not config_file.exists():
-            raise InputError(
-                f"Aucun fichier sources.toml dans {source_dir} et PDN_SOURCES n'est pas défini : "
-                "impossible de savoir quels tableurs lire (voir sources.example.toml)."
-            )
-        return SourcePlan("fichiers", load_source_config(config_file), source_dir)
+        return SourcePlan("fichiers", config, source_dir)
     if settings.sources_file is not None:
-        return SourcePlan("sheets", load_source_config(settings.sources_file), None)
-    return SourcePlan("fichiers", load_source_config(SAMPLE_DIR / "sources.toml"), SAMPLE_DIR)
+        return SourcePlan("sheets", config, None)
+    return SourcePlan("fichiers", config, SAMPLE_DIR)
 
 
 @task(name="extraire", cache_policy=NONE)
@@ -100,14 +99,16 @@ def land_task(
             reused,
             settings.pseudonym_key(),
             bounds=plan.config.bounds,
+            seuil_confidentialite=plan.config.bilan.seuil_confidentialite,
         )
 
 
 @task(name="transformer_dbt", cache_policy=NONE)
 @error_boundary
 def transform_task(settings: Settings, replay_sync_id: str | None, work_db: Path) -> None:
-    """dbt build; a failed model or dbt test stops the run before anything is published."""
-    work_db.unlink(missing_ok=True)
+    """dbt build into a fresh file; a failed model or dbt test stops the run before anything is published."""
+    for stale in (work_db, wal_path(work_db)):  # a killed build's WAL would be replayed into the new file
+        stale.unlink(missing_ok=True)
     with private_umask():
         outcome = dbt_build(work_db, settings.raw_db, settings.private_dir / "dbt", replay_sync_id)
     if not outcome.success:
@@ -235,6 +236,13 @@ def _extract_and_land(settings: Settings, report: RunReport, source_dir: Path | 
         | ({"lecture": notes[(s.spreadsheet_title, s.tab)]} if notes.get((s.spreadsheet_title, s.tab)) else {})
         for s in landed
     ]
+    report.evenements += [
+        f"{s.spreadsheet_title} / {s.tab}, ligne(s) {', '.join(map(str, s.rows_naming_erased))} : un texte libre nomme "
+        f"une personne ayant demandé l'effacement de ses données ; enregistré avec « {REDACTED} » à la place, "
+        "corrigez-le dans le tableur."
+        for s in landed
+        if s.rows_naming_erased
+    ]
     get_run_logger().info("%d onglets chargés dans l'historique brut", len(landed))
 
 
@@ -245,11 +253,12 @@ def _run(
     full: bool,
     replay: str | None,
     accept_drop: bool,
+    effacement: str | None = None,
 ) -> None:
     timed = _Stopwatch(report)
     sync_id = report.run_id
     if replay:
-        report.source = f"rejeu de {replay}"
+        report.source = f"rejeu de {replay}" + (f" après l'effacement {effacement}" if effacement else "")
         sync_id = replay
         if not settings.raw_db.exists():
             raise InputError("Aucun historique brut : rien à rejouer.")
@@ -257,16 +266,18 @@ def _run(
     else:
         _extract_and_land(settings, report, source_dir, full)
     departements = network_departements(settings.raw_db, sync_id)
-    work_db = settings.private_dir / "build" / "work.duckdb"
+    work_db = settings.build_db
     work_db.parent.mkdir(parents=True, exist_ok=True)
+    warm_up_in_background()  # Great Expectations' import overlaps dbt instead of following it
     timed("dbt", transform_task, settings, replay, work_db)
     for key, rows in listed_from_build(work_db).items():
         setattr(report, key, rows)
     candidate = candidate_path(settings.published_db, report.run_id)
     metadata = {"run_id": report.run_id, "sync_id": sync_id, "source": report.source, "publie_le": report.debut}
     timed("assemblage", assemble_task, work_db, candidate, metadata)
-    # --accept-drop: the coordinator really emptied a tab, so skip the comparison with the last publication once.
-    previous = settings.published_db if settings.published_db.exists() and not accept_drop else None
+    # --accept-drop: the coordinator really emptied a tab, so skip the comparison with the last publication once;
+    # an erasure removes rows on purpose: its change checks never block it either.
+    previous = settings.published_db if settings.published_db.exists() and not (accept_drop or effacement) else None
     docs_dir = settings.runs_dir / "data-docs"
     gate = timed("controle", validate_task, candidate, previous, report.run_id, docs_dir, departements)
     report.controles_en_echec = [
@@ -276,6 +287,9 @@ def _run(
     if not gate.passed:
         candidate.unlink(missing_ok=True)
         raise GateFailed("Le contrôle qualité a bloqué la publication : l'entrepôt publié n'a pas changé.")
+    if effacement and settings.published_db.exists():
+        report.effacement = effacement
+        report.indicateurs_modifies = moved_figures(settings.published_db, candidate)
     report.sha256 = timed("publication", publish_task, candidate, settings.published_db)
     report.fichier_publie = str(settings.published_db)
     report.statut = "publie"
@@ -293,21 +307,27 @@ def _failed(report: RunReport, error: BaseException) -> PdnError:
 
 @flow(name="nightly_sync", log_prints=False)
 def nightly_sync(
-    source_dir: str | None = None, full: bool = False, replay: str | None = None, accept_drop: bool = False
+    source_dir: str | None = None,
+    full: bool = False,
+    replay: str | None = None,
+    accept_drop: bool = False,
+    effacement: str | None = None,
 ) -> dict:
     """One sync of the Promeneurs du Net warehouse; raises a PdnError (with its exit code) on failure.
 
-    A run report is written whatever the outcome, refusals included; failures send an alert.
+    A run report is written whatever the outcome, refusals included; failures send an alert. `effacement`
+    (an erasure id, never who) marks the republication that follows `pdn oubli`, which holds the lock already.
     """
     report = RunReport()
     token = current_run_id.set(report.run_id)
     try:
         settings = load_settings()
         try:
-            with warehouse_lock(settings.lock_file):
+            with warehouse_lock(settings.lock_file, reentrant=True):
                 try:
                     _prepare(settings, report)
-                    _run(settings, report, Path(source_dir) if source_dir else None, full, replay, accept_drop)
+                    source = Path(source_dir) if source_dir else None
+                    _run(settings, report, source, full, replay, accept_drop, effacement)
                 except Exception as error:  # noqa: BLE001 (the flow's error boundary)
                     raise _failed(report, error) from None
                 finally:
@@ -323,5 +343,5 @@ def nightly_sync(
         raise safe from None
     finally:
         current_run_id.reset(token)
-    report_after_sync(settings)  # latest year's bilan + CAF exports in warehouse/rapports; logs, never raises
+    report_after_sync(settings, Path(source_dir) if source_dir else None)  # bilans + exports; logs, never raises
     return report.as_dict()

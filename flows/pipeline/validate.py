@@ -131,8 +131,16 @@ _GATE_LOCK = threading.Lock()  # GX keeps a process-wide "current project": one 
 def _gx() -> Any:
     """Import Great Expectations once, on first use (the import alone costs ~2 s)."""
     import great_expectations
+    from great_expectations.core.run_identifier import RunIdentifier  # noqa: F401 (warmed with the package)
 
     return great_expectations
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Import Great Expectations in a daemon thread while dbt builds: the gate then starts at once."""
+    thread = threading.Thread(target=_gx, name="gx-import", daemon=True)
+    thread.start()
+    return thread
 
 
 # ----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from flows.errors import InputError
+from flows.settings import SAMPLE_DIR
 from flows.sources.contract import normalise_label
 
 _KEY_IN_URL = re.compile(r"/(?:spreadsheets|forms|document)/d/(?:e/)?([A-Za-z0-9_-]+)")
@@ -81,12 +82,35 @@ class Bounds:
 
 
 @dataclass(frozen=True)
+class Narrative:
+    """The coordinator's text of one year's bilan: a Google Doc, or a Markdown file (offline)."""
+
+    annee: int
+    document_id: str | None = None
+    fichier: Path | None = None  # resolved against the directory of sources.toml
+
+
+@dataclass(frozen=True)
+class BilanSettings:
+    """What the bilan shows besides the data ([bilan] in sources.toml)."""
+
+    organisation: str | None = None  # on the cover, e.g. « Fédération des Centres Sociaux de l'Allier »
+    seuil_confidentialite: int = 5  # K: a questionnaire group is shown only with at least K respondents
+
+
+@dataclass(frozen=True)
 class SourceConfig:
-    """The network's départements, its spreadsheets and the plausibility bounds."""
+    """The network's départements, its spreadsheets, the plausibility bounds and what the bilan needs."""
 
     departements: tuple[str, ...]
     spreadsheets: tuple[SpreadsheetSource, ...]
     bounds: Bounds = Bounds()
+    bilan: BilanSettings = BilanSettings()
+    recits: tuple[Narrative, ...] = ()
+
+    def narrative(self, annee: int) -> Narrative | None:
+        """The narrative document declared for that year, if any."""
+        return next((recit for recit in self.recits if recit.annee == annee), None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -160,13 +184,39 @@ class _Bornes(BaseModel):
     duree_jours_max: Annotated[float, Field(gt=0)] = Bounds.duree_jours_max
 
 
+class _Bilan(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    organisation: Annotated[str, Field(min_length=1)] | None = None
+    seuil_confidentialite: Annotated[int, Field(ge=1, le=100)] = BilanSettings.seuil_confidentialite
+
+
+class _Recit(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    annee: Annotated[int, Field(ge=2000, le=2100)]
+    document: str | None = None
+    fichier: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> _Recit:
+        if bool(self.document) == bool(self.fichier):
+            raise ValueError(
+                "indiquez soit « document » (l'adresse du document Google Docs), soit « fichier » (un fichier "
+                "Markdown), un seul des deux"
+            )
+        return self
+
+
 class _SourcesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     departements: Annotated[list[Annotated[str, Field()]], Field(min_length=1)] = ["03", "63"]
     bornes: _Bornes = _Bornes()
+    bilan: _Bilan = _Bilan()
     suivi: Annotated[list[_Suivi], Field(min_length=1)]
     questionnaires: list[_Questionnaire] = []
+    recits: list[_Recit] = []
 
     @field_validator("departements", mode="before")
     @classmethod
@@ -217,10 +267,10 @@ def _line_index(text: str) -> dict[tuple, int]:
 
 def _entry_name(loc: tuple) -> str:
     """« [[questionnaires]] n°2 » or « [bornes] » for a location of the document."""
-    if len(loc) >= 2 and loc[0] in ("suivi", "questionnaires") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("suivi", "questionnaires", "recits") and isinstance(loc[1], int):
         return f"[[{loc[0]}]] n°{loc[1] + 1}"
-    if len(loc) >= 1 and loc[0] == "bornes":
-        return "[bornes]"
+    if len(loc) >= 1 and loc[0] in ("bornes", "bilan"):
+        return f"[{loc[0]}]"
     return ""
 
 
@@ -346,7 +396,23 @@ def _refuse_two_campaigns_for_one_year(origin: str, named: list[tuple[str, int |
             )
 
 
-def parse_source_config(document: dict, origin: str, text: str = "") -> SourceConfig:
+def _narratives(origin: str, entries: list[_Recit], lines: dict[tuple, int], base_dir: Path) -> tuple[Narrative, ...]:
+    """One narrative per year; a file path is relative to the directory of sources.toml."""
+    narratives: dict[int, Narrative] = {}
+    for n, entry in enumerate(entries, start=1):
+        line = lines.get(("recits", n - 1))
+        where = f"{origin} [[recits]] n°{n}" + (f" (ligne {line})" if line else "")
+        if entry.annee in narratives:
+            raise InputError(f"{where} : l'année {entry.annee} a déjà un récit : un seul document par année.")
+        narratives[entry.annee] = Narrative(
+            annee=entry.annee,
+            document_id=spreadsheet_key(entry.document, where) if entry.document else None,
+            fichier=(base_dir / entry.fichier) if entry.fichier else None,
+        )
+    return tuple(narratives.values())
+
+
+def parse_source_config(document: dict, origin: str, text: str = "", base_dir: Path = Path(".")) -> SourceConfig:
     """Build the configuration from a parsed TOML document; `text` (the file) lets errors name lines."""
     lines = _line_index(text)
     try:
@@ -371,6 +437,8 @@ def parse_source_config(document: dict, origin: str, text: str = "") -> SourceCo
         departements=tuple(parsed.departements),
         spreadsheets=tuple(source for _, _, source in named),
         bounds=Bounds(bornes.date_min, bornes.mois_sortie_future, bornes.participants_max, bornes.duree_jours_max),
+        bilan=BilanSettings(parsed.bilan.organisation, parsed.bilan.seuil_confidentialite),
+        recits=_narratives(origin, parsed.recits, lines, base_dir),
     )
 
 
@@ -412,4 +480,20 @@ def load_source_config(path: Path) -> SourceConfig:
             "Vérifiez les guillemets autour des textes, les crochets des listes, le signe = de chaque champ et "
             "les noms de champs, sans accent (modèle : sources.example.toml)."
         ) from None
-    return parse_source_config(document, path.name, text)
+    return parse_source_config(document, path.name, text, path.parent)
+
+
+def config_file_for(sources_file: Path | None, source_dir: Path | None) -> Path:
+    """The sources.toml in force: PDN_SOURCES, else the folder's own, else the bundled sample's."""
+    if sources_file is not None:
+        return sources_file
+    if source_dir is None:
+        return SAMPLE_DIR / "sources.toml"
+    config_file = source_dir / "sources.toml"
+    if not config_file.exists():
+        raise InputError(
+            f"Aucun fichier sources.toml dans {source_dir} et PDN_SOURCES n'est pas défini : "
+            "impossible de savoir quels tableurs lire (voir sources.example.toml)."
+        )
+    return config_file
+

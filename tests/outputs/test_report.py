@@ -127,16 +127,18 @@ class Bilan:
     csv: Path
     dom: Node
     text: str
+    quality: Node  # the coordinator's data-quality page
 
 
 @pytest.fixture(scope="module")
 def bilan(published_sample, tmp_path_factory) -> Bilan:
-    """The 2019 bilan written from a copy of the session's published sample."""
+    """The 2019 bilan written from a copy of the session's published sample (with the sample's 2019 text)."""
     root = published_sample.copy_to(tmp_path_factory.mktemp("bilan"))
     settings = replace(load_settings(), warehouse_dir=root / "warehouse", private_dir=root / "private")
     files = produce_bilan(settings, 2019)
     text = files.html.read_text(encoding="utf-8")
-    return Bilan(settings, published_sample.report, files.html, files.xlsx, files.csv, parse_html(text), text)
+    quality = parse_html(files.qualite.read_text(encoding="utf-8"))
+    return Bilan(settings, published_sample.report, files.html, files.xlsx, files.csv, parse_html(text), text, quality)
 
 
 def indicator_cell(bilan: Bilan, indicateur: str, departement: str, annee: int) -> str:
@@ -211,7 +213,7 @@ def test_monthly_sizes_and_actions_by_type_come_from_the_marts(bilan):
 
 
 def test_questionnaire_section_has_participation_answers_and_interest(bilan):
-    section = bilan.dom.find_all("section", id="questionnaire")[0]
+    section = bilan.dom
     participation = section.find_all("table", id="tableau-participation")[0].text()
     assert "31" in participation and "75" in participation and "41 %" in participation.replace("\u00a0", " ")
     questions = {t.attrs["data-question"] for t in section.find_all("table")
@@ -221,53 +223,6 @@ def test_questionnaire_section_has_participation_answers_and_interest(bilan):
     assert facebook.find_all("td", data_departement="ensemble")[0].text().startswith("29")
     interests = section.find_all("table", id="tableau-interets")[0].find_all("tr")[1:]
     assert len(interests) == 4 and all("/ 5" in row.text().replace("\u00a0", " ") for row in interests)
-
-
-def test_a_three_respondent_cell_is_shown_as_secret(bilan):
-    with duckdb.connect(str(bilan.settings.published_db), read_only=True) as con:
-        published = con.execute(
-            "select repondants, secret from bilan.reponses_questionnaire "
-            "where annee = 2019 and departement = '03' and question = 'reseaux' and reponse = 'TikTok'"
-        ).fetchone()
-    with duckdb.connect(str(bilan.settings.private_dir / "build" / "work.duckdb"), read_only=True) as con:
-        exact = con.execute(
-            "select repondants from int_reponses_questionnaire_counted "
-            "where annee = 2019 and departement = '03' and question = 'reseaux' and reponse = 'TikTok'"
-        ).fetchone()[0]
-    assert exact == 3 and published == (None, True)
-    row = bilan.dom.find_all("table", data_question="reseaux")[0].find_all("tr", data_reponse="TikTok")[0]
-    assert row.find_all("td", data_departement="03")[0].text() == "secret"
-
-
-def test_published_questionnaire_never_allows_recovering_a_secret(bilan):
-    with duckdb.connect(str(bilan.settings.published_db), read_only=True) as con:
-        cells = con.execute(
-            "select annee, departement, question, type_question, reponse, repondants, secret, seuil_confidentialite "
-            "from bilan.reponses_questionnaire"
-        ).fetchall()
-    with duckdb.connect(str(bilan.settings.private_dir / "build" / "work.duckdb"), read_only=True) as con:
-        exact = {
-            (a, d, q, r): n
-            for a, d, q, r, n in con.execute(
-                "select annee, departement, question, reponse, repondants from int_reponses_questionnaire_counted"
-            ).fetchall()
-        }
-    assert cells and any(c[6] for c in cells) and not all(c[6] for c in cells)
-    columns: dict[tuple, dict[str, bool]] = {}
-    rows: dict[tuple, set[bool]] = {}
-    for annee, departement, question, kind, reponse, count, secret, seuil in cells:
-        assert secret == (count is None)
-        if not secret:
-            assert count == exact[(annee, departement, question, reponse)]
-            assert count == 0 or count >= seuil, "a published count below the threshold"
-        columns.setdefault((annee, question, reponse), {})[departement] = secret
-        if kind != "choix_multiple":
-            rows.setdefault((annee, departement, question), set()).add(secret)
-    for key, secrets in columns.items():
-        hidden = [d for d, s in secrets.items() if s and d != "ensemble"]
-        assert not (len(hidden) == 1 and not secrets["ensemble"]), f"{key}: ensemble minus the others gives it"
-    for key, states in rows.items():
-        assert len(states) == 1, f"{key}: a single-choice row is shown whole or hidden whole"
 
 
 def compiled_model(settings: Settings, model: str) -> str:
@@ -330,12 +285,20 @@ def test_types_mart_matches_the_type_indicators(bilan):
     assert mismatches == []
 
 
-def test_quality_section_reports_the_run_warnings_and_quarantine(bilan):
-    section = bilan.dom.find_all("section", id="qualite")[0]
+def test_quality_page_reports_the_run_warnings_and_quarantine_apart_from_the_bilan(bilan):
+    section = bilan.quality.find_all("section", id="qualite")[0]
     assert bilan.run["run_id"] in section.text()
-    assert bilan.dom.find_all("span", id="synchronisation")[0].text() == bilan.run["run_id"]
+    assert bilan.quality.find_all("span", id="synchronisation")[0].text() == bilan.run["run_id"]
     warnings = [c["message"] for c in bilan.run["controles_en_echec"] if c["gravite"] == "avertissement"]
     assert warnings and all(" ".join(w.split()) in section.text() for w in warnings)
+    # the ±100 % warning names the indicator and the place, as the CLI summary does
+    changes = [c for c in bilan.run["controles_en_echec"] if c["suite"] == "qualite_controles_evolution"]
+    assert changes, "the sample's 2019 start-of-year figure doubles: the change check warns"
+    named = {e["indicateur"] for c in changes for e in c["details"]["exemples"]}
+    assert named and all(f"/ {indicator}" in section.text() for indicator in named)
+    # the CAF bilan carries none of it
+    assert not bilan.dom.find_all("section", id="qualite") and not bilan.dom.find_all("table", id="tableau-quarantaine")
+    assert bilan.run["run_id"] not in bilan.text
     total = int(section.find_all("span", id="total-quarantaine")[0].text())
     assert total == len(bilan.run["quarantaine"]) == 4
     lines = section.find_all("table", id="tableau-quarantaine")[0].find_all("tr")[1:]
@@ -469,11 +432,11 @@ def test_unknown_year_is_refused_with_the_available_years(bilan):
         produce_bilan(bilan.settings, 2017)
 
 
-def test_report_after_sync_writes_the_latest_year_and_never_raises(bilan, tmp_path, caplog):
-    files = report_after_sync(bilan.settings)
-    assert files is not None and files.annee == 2020 and files.html.exists()
+def test_report_after_sync_writes_the_last_complete_year_and_never_raises(bilan, tmp_path, caplog):
+    written = report_after_sync(bilan.settings)
+    assert [(f.annee, f.provisoire) for f in written] == [(2020, False)] and written[0].html.exists()
     empty = replace(bilan.settings, warehouse_dir=tmp_path / "vide", private_dir=tmp_path / "prive")
-    assert report_after_sync(empty) is None
+    assert report_after_sync(empty) == []
     assert "lancez d'abord « pdn sync »" in caplog.text
 
 

@@ -5,6 +5,8 @@ with the data.
 """
 
 import os
+import shutil
+from pathlib import Path
 
 from flows.pipeline.transform import dbt_args
 
@@ -28,36 +30,91 @@ def test_every_dbt_unit_test_passes(published_sample, tmp_path, monkeypatch):
 # One bad row per kind of constraint that replaced a data test: each must fail its model's build.
 BAD_ROWS = {
     "effectifs_mensuels": ("primary key", "select * from final union all (select * from final limit 1)"),
+    "actions_detaillees": ("unique", "select * from final union all (select * from final limit 1)"),
     "activites": ("check", "select * from final union all (select * replace (13 as mois) from final limit 1)"),
     "definitions_indicateurs": (
         "not null", "select * from final union all (select * replace (null as libelle) from final limit 1)"
     ),
 }
 
+# Seeds carry their constraints in the column types of their CREATE TABLE (dbt/seeds/_seeds.yml): one bad line
+# per kind, appended to the file, must fail the seed's load.
+BAD_SEED_LINES = {
+    "departements": ("primary key", "03,Allier bis"),
+    "listes": ("unique", "Type d'action,Permanence,,sessions_formation"),
+    "types_action_publies": ("check", "Permanence,tout"),
+    "indicateurs": ("not null", "essai,,compte,true,activites,99,Un essai."),
+}
 
-def test_enforced_contracts_fail_the_build_on_a_bad_row(published_sample, tmp_path, monkeypatch):
-    import shutil
 
+def build_copy(project: Path, tmp_path: Path, monkeypatch, raw_db: Path, *select: str):
+    """`dbt build` of a copy of the project (no data tests, no unit tests) into a fresh file."""
     from dbt.cli.main import dbtRunner
 
+    monkeypatch.setitem(os.environ, "PDN_DBT_DATABASE", str(tmp_path / "work.duckdb"))
+    monkeypatch.setitem(os.environ, "PDN_RAW_DATABASE", str(raw_db))
+    args = ["--quiet", "build", "--project-dir", str(project), "--profiles-dir", str(project),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+            "--select", *select, "--exclude-resource-type", "test", "unit_test"]
+    result = dbtRunner().invoke(args)
+    assert not result.success
+    return {r.node.name: r.message.lower() for r in result.result.results if str(r.status) == "error"}
+
+
+def project_copy(tmp_path: Path) -> Path:
     from flows.settings import DBT_PROJECT_DIR
 
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    return project
+
+
+def replace_final_select(project: Path, model: str, bad_select: str) -> None:
+    """Make a model of the project copy end with `bad_select` instead of `select * from final`."""
+    path = next(project.rglob(f"{model}.sql"))
+    text = path.read_text(encoding="utf-8")
+    assert text.rstrip().endswith("select * from final")
+    path.write_text(text.rstrip().removesuffix("select * from final") + bad_select + "\n", encoding="utf-8")
+
+
+def test_enforced_contracts_fail_the_build_on_a_bad_row(published_sample, tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
     for model, (_, bad_select) in BAD_ROWS.items():
-        path = next(project.rglob(f"{model}.sql"))
-        text = path.read_text(encoding="utf-8")
-        assert text.rstrip().endswith("select * from final")
-        path.write_text(text.rstrip().removesuffix("select * from final") + bad_select + "\n", encoding="utf-8")
+        replace_final_select(project, model, bad_select)
     root = published_sample.copy_to(tmp_path / "copy")
-    monkeypatch.setitem(os.environ, "PDN_DBT_DATABASE", str(tmp_path / "work.duckdb"))
-    monkeypatch.setitem(os.environ, "PDN_RAW_DATABASE", str(root / "private" / "raw.duckdb"))
-    args = ["--quiet", "build", "--project-dir", str(project), "--profiles-dir", str(project),
-            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-            "--select", *[f"+{model}" for model in BAD_ROWS], "--exclude-resource-type", "test", "unit_test"]
-    result = dbtRunner().invoke(args)
-    assert not result.success
-    failed = {r.node.name: r.message.lower() for r in result.result.results if str(r.status) == "error"}
+    failed = build_copy(project, tmp_path, monkeypatch, root / "private" / "raw.duckdb", *[f"+{m}" for m in BAD_ROWS])
     assert set(failed) == set(BAD_ROWS)
     for model, (kind, _) in BAD_ROWS.items():
         assert "constraint" in failed[model] and kind in failed[model].replace("_", " "), failed[model]
+
+
+def test_an_activity_row_met_twice_fails_where_it_is_published(published_sample, tmp_path, monkeypatch):
+    """int_activites_validated has no primary key of its own: a duplicated row, valid or quarantined, fails the
+    build on the key of the table that publishes it."""
+    project = project_copy(tmp_path)
+    replace_final_select(
+        project,
+        "int_activites_validated",
+        "select * from final union all (select * from final where est_valide limit 1)"
+        " union all (select * from final where not est_valide limit 1)",
+    )
+    root = published_sample.copy_to(tmp_path / "copy")
+    failed = build_copy(
+        project, tmp_path, monkeypatch, root / "private" / "raw.duckdb", "+activites", "+int_lignes_quarantaine"
+    )
+    assert set(failed) == {"activites", "int_lignes_quarantaine"}, failed
+    assert "constraint" in failed["activites"] and "unique" in failed["activites"], failed["activites"]
+    assert "primary key" in failed["int_lignes_quarantaine"], failed["int_lignes_quarantaine"]
+
+
+def test_seed_constraints_fail_the_build_on_a_bad_line(published_sample, tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    for seed, (_, line) in BAD_SEED_LINES.items():
+        path = project / "seeds" / f"{seed}.csv"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text + ("" if text.endswith("\n") else "\n") + line + "\n", encoding="utf-8")
+    root = published_sample.copy_to(tmp_path / "copy")
+    failed = build_copy(project, tmp_path, monkeypatch, root / "private" / "raw.duckdb", *BAD_SEED_LINES)
+    assert set(failed) == set(BAD_SEED_LINES)
+    for seed, (kind, _) in BAD_SEED_LINES.items():
+        assert "constraint" in failed[seed] and kind in failed[seed].replace("_", " "), failed[seed]

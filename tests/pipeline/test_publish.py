@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from flows.errors import SyncAlreadyRunning
 from flows.ops.status import status
@@ -20,6 +21,7 @@ from flows.pipeline.publish import (
     wal_path,
     warehouse_lock,
 )
+from flows.settings import DBT_PROJECT_DIR
 
 
 def make_db(path, value, published=True):
@@ -43,6 +45,43 @@ def test_candidate_holds_published_schemas_tables_only(tmp_path):
         assert schemas == {"bilan", "qualite"}
         assert con.execute("select run_id from qualite.synchronisation").fetchone()[0] == "r1"
     assert not (tmp_path / "candidate.duckdb.wal").exists()
+
+
+def test_candidate_keeps_the_comments_of_tables_and_columns(tmp_path):
+    work = tmp_path / "work.duckdb"
+    make_db(work, 1, published=False)
+    described = "L'indicateur « ensemble »,\nsur deux lignes ; -- pas du SQL"  # quotes and newlines, as in the yml
+    literal = described.replace("'", "''")
+    with duckdb.connect(str(work)) as con:
+        con.execute("comment on table bilan.indicateurs_annuels is 'Le bilan d''une année.'")
+        con.execute(f"comment on column bilan.indicateurs_annuels.valeur is '{literal}'")
+        con.execute("comment on view bilan.vue is 'Une vue, non publiée.'")
+    assemble_candidate(work, tmp_path / "candidate.duckdb", {"run_id": "r1", "sync_id": "s1"})
+    with duckdb.connect(str(tmp_path / "candidate.duckdb"), read_only=True) as con:
+        tables = dict(con.execute("select table_name, comment from duckdb_tables()").fetchall())
+        columns = dict(con.execute("select table_name || '.' || column_name, comment from duckdb_columns()").fetchall())
+    assert tables["indicateurs_annuels"] == "Le bilan d'une année."
+    assert columns["indicateurs_annuels.valeur"] == described
+    assert tables["synchronisation"] and columns["synchronisation.run_id"] and columns["synchronisation.sync_id"]
+
+
+def test_every_published_table_and_column_carries_its_french_description(published_sample):
+    with duckdb.connect(str(published_sample.published_db), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name || '.' || table_name, comment from duckdb_tables() where not internal "
+            "union all select schema_name || '.' || view_name, comment from duckdb_views() where not internal"
+        ).fetchall()
+        columns = con.execute(
+            "select schema_name || '.' || table_name || '.' || column_name, comment from duckdb_columns() "
+            "where not internal"
+        ).fetchall()
+    assert len(tables) > 10 and len(columns) > 100
+    assert [name for name, comment in tables + columns if not (comment or "").strip()] == []
+    mart = yaml.safe_load((DBT_PROJECT_DIR / "models/marts/bilan/indicateurs_annuels.yml").read_text(encoding="utf-8"))
+    model = mart["models"][0]
+    valeur = next(column for column in model["columns"] if column["name"] == "valeur")
+    assert dict(tables)["bilan.indicateurs_annuels"] == model["description"]
+    assert dict(columns)["bilan.indicateurs_annuels.valeur"] == valeur["description"]
 
 
 READER = """

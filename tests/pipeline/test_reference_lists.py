@@ -12,10 +12,10 @@ import duckdb
 import pytest
 
 from flows.cli import main
-from flows.sources.contract import PROMENEURS
+from flows.sources.contract import ACTIVITES, PROMENEURS
 from tests.conftest import use_warehouse
 from tests.pipeline.test_sync_sample import indicators
-from tests.test_bad_input import VALID_PROMENEUR, append_rows, sample_copy
+from tests.test_bad_input import VALID_ACTIVITE, VALID_PROMENEUR, append_rows, sample_copy
 
 LISTS_FILE = "Suivi - Listes.csv"
 # Three 2020 Promeneurs of the 63 network typed as a new user would: a structure type and a profile the
@@ -34,7 +34,10 @@ LISTES_TAB = [
     ["Profils", "Conseiller numérique", "CNFS"],
     ["Profil", "Référent/coordonnateur jeunesse", "Coordo jeunesse"],
     ["Profil", "", ""],
+    ["Type d'action", "Permanence numérique", ""],
 ]
+# A 2020 action of the type the tab adds: it counts in bilan.activites, in no indicator.
+NEW_ACTION = {**VALID_ACTIVITE, "date": "14/10/2020", "type_action": "Permanence numérique"}
 # What the three new Promeneurs count as once the tab is there (the bundled label wins for a bundled value).
 NEW_LABELS = {"type_structure": {"Tiers-lieu"}, "profil": {"Conseiller numérique", "Référent/coordonateur jeunesse"}}
 
@@ -73,6 +76,7 @@ def syncs(prefect_harness, tmp_path_factory):
     rows = [{**VALID_PROMENEUR, **typed, "departement": "63", "date_signature_charte": "02/03/2020",
              "email": f"nouveau.{n}@example.org"} for n, typed in enumerate(NEW_PROMENEURS)]
     sheet_rows = append_rows(exports / "Suivi - Promeneurs.csv", PROMENEURS, rows)
+    append_rows(exports / "Suivi - Activités.csv", ACTIVITES, [NEW_ACTION])
     outcomes = {}
     with pytest.MonkeyPatch.context() as patch:
         use_warehouse(patch, root)
@@ -117,6 +121,17 @@ def test_the_tab_adds_a_structure_type_a_profile_and_a_variant_that_then_count(s
     assert values[("types_structures", "63")] == len(run.types_2020_63["type_structure"])
     assert values[("types_profils", "63")] == len(run.types_2020_63["profil"])
     assert run.actifs_2020 == outcomes["sans_onglet"].actifs_2020
+
+
+def test_an_action_type_added_in_the_tab_is_listed_and_feeds_no_indicator(syncs):
+    root, _, outcomes = syncs
+    without = [r for r in outcomes["sans_onglet"].report["quarantaine"] if r["onglet"] == "Activités"]
+    assert any("Type d'action" in r["motif"] for r in without), "before the tab, an unknown type is unusable"
+    with duckdb.connect(str(root / "warehouse" / "pdn.duckdb"), read_only=True) as con:
+        listed = con.execute(
+            "select count(*), count(indicateur) from bilan.activites where type_action = 'Permanence numérique'"
+        ).fetchone()
+    assert outcomes["avec_onglet"].code == 0 and listed == (1, 0)
 
 
 def test_a_value_removed_from_the_tab_still_recognises_the_rows_that_used_it(syncs):

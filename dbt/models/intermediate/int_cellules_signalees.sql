@@ -6,7 +6,9 @@
     - A public outside its list: the action counts, its public shows as « non reconnu ».
     - A row of the Listes tab that cannot be used (unknown or missing list, variants without a value,
       a variant another value already has).
-    - A single-choice answer outside the catalogue's options counts under « Autre ». -#}
+    - A single-choice answer outside the catalogue's options counts under « Autre ».
+    - A title or a commune withheld from bilan.actions_detaillees (a name or contact details,
+      int_actions_detaillees_screened): the action is published without it. -#}
 
 with
 
@@ -51,6 +53,26 @@ publics as (
         || 'dans l''onglet Listes)' as motif
     from {{ ref('int_activites_validated') }}
     where public = 'non reconnu'
+
+),
+
+masquees as (
+
+    select
+        spreadsheet_title, tab as onglet, numero_ligne, 'Intitulé' as colonne,
+        'Intitulé contenant un nom ou des coordonnées (adresse e-mail, @pseudonyme, téléphone) : '
+        || 'non publié dans le détail des actions (le reformuler sans nom ni coordonnées)' as motif
+    from {{ ref('int_actions_detaillees_screened') }}
+    where intitule_masque
+
+    union all
+
+    select
+        spreadsheet_title, tab as onglet, numero_ligne, 'Commune' as colonne,
+        'Commune contenant un nom, des coordonnées ou des chiffres : non publiée dans le détail des actions '
+        || '(n''y écrire que le nom de la commune)' as motif
+    from {{ ref('int_actions_detaillees_screened') }}
+    where commune_masquee
 
 ),
 
@@ -132,6 +154,8 @@ final as (
     select * from valeurs_promeneurs
     union all
     select * from publics
+    union all
+    select * from masquees
     union all
     select * from listes_inutilisables
     union all

@@ -20,6 +20,8 @@ mesures as (
         indicateur,
         1.0 as valeur
     from activites
+    -- a type added in the coordinator's Listes tab feeds no indicator (it is listed in bilan.activites)
+    where indicateur is not null
 
     union all
 

@@ -1,3 +1,5 @@
+{{ config(materialized='ephemeral') }}
+
 {#- Roster indicators per year and département, plus 'ensemble' (whole network).
     Active at date d: charter signed on or before d, and no exit date or exit date on or after d.
     With the new/exit boundaries below, debut + nouveaux - sorties = fin holds exactly.

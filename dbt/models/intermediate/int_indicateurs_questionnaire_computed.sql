@@ -1,3 +1,5 @@
+{{ config(materialized='ephemeral') }}
+
 {#- Questionnaire indicators per evaluated year and département, plus 'ensemble': distinct
     respondents (latest valid response per respondent, by the response's département), Promeneurs
     active at the campaign's closing date, and their ratio. -#}

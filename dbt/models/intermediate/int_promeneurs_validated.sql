@@ -6,7 +6,9 @@
     Duplicates follow the identity rule (flows/identity.py): the same person is the same normalised
     e-mail, or the same name and structure when the e-mail is blank. The first row in sheet order is
     kept; a later row of the same person, or an ambiguous one (same name and structure as a row, one of
-    the two without e-mail), is quarantined with the row number of the first. -#}
+    the two without e-mail), is quarantined with the row number of the first.
+    A row of a person who asked for erasure (pdn oubli; landed without its personal data) is quarantined
+    for that reason alone. -#}
 
 with
 
@@ -34,6 +36,12 @@ listes as (
 
 ),
 
+effacees as (
+
+    select cle from {{ ref('stg_sheets__effacements') }}
+
+),
+
 identified as (
 
     select
@@ -41,7 +49,12 @@ identified as (
         profils.valeur as profil,
         types_structure.valeur as type_structure,
         -- Without an address the identity falls back to name + structure: both keys are then equal.
-        promeneurs.cle_promeneur is distinct from promeneurs.cle_nom_structure as a_email
+        promeneurs.cle_promeneur is distinct from promeneurs.cle_nom_structure as a_email,
+        coalesce(
+            promeneurs.cle_promeneur in (select effacees.cle from effacees)
+            or promeneurs.cle_nom_structure in (select effacees.cle from effacees),
+            false
+        ) as est_effacee
     from promeneurs
     left join listes as profils
         on profils.liste = 'Profil' and profils.cle = {{ normaliser_texte('promeneurs.profil_brut') }}
@@ -80,7 +93,7 @@ checked as (
 
     select
         ranked.*,
-        concat_ws(
+        case when ranked.est_effacee then {{ motif_effacement() }} else concat_ws(
             '; ',
             case
                 when ranked.departement_brut is null then 'Département manquant'
@@ -120,7 +133,7 @@ checked as (
                     || ranked.ligne_meme_nom_avec_email
                     || ', qui a une adresse e-mail (ajouter l''adresse ici ou supprimer la ligne en double)'
             end
-        ) as motifs
+        ) end as motifs
     from ranked
     cross join sync
 

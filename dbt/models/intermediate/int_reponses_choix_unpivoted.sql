@@ -10,7 +10,8 @@
       cut on every comma into fragments, and an option matches when its own fragments (compared by matching
       key) equal consecutive fragments of the cell; a match inside a longer match does not count. The
       fragments no option covers, re-joined, are the « Autre » text (kept verbatim, never published).
-    Every step is a join or a window over the cells: linear in the number of answers. -#}
+    Each cell is read on its own, with list functions over its fragments and its question's few options
+    (one small join on campaign year and question, no join or window across cells): linear in answers. -#}
 
 with
 
@@ -33,7 +34,8 @@ cellules as (
 
 ),
 
--- Options by campaign year: an option matches only in the campaigns that offered it.
+-- The options each campaign year offered (an option matches only in the campaigns that offered it), one
+-- row per spelling, with its matching key.
 options as (
 
     select
@@ -48,6 +50,14 @@ options as (
         on annees.campagne_annee
         between coalesce(options.premiere_annee, annees.campagne_annee)
         and coalesce(options.derniere_annee, annees.campagne_annee)
+
+),
+
+rangs_autre as (
+
+    select question, max(ordre_option) + 1 as ordre_option
+    from {{ ref('stg_catalogue__options') }}
+    group by question
 
 ),
 
@@ -82,8 +92,35 @@ entieres as (
 
 ),
 
--- Response-sheet checkbox cells, cut on commas.
-cases_a_cocher as (
+-- For checkbox cells, per campaign year and question: a look-up from a spelling's key, rebuilt from its
+-- comma-separated pieces as a cell's runs of fragments are, to the options it stands for; and the lengths
+-- (in fragments) of those spellings. A spelling with another number of commas than its option's label
+-- never matches a run.
+options_fragmentees as (
+
+    select
+        campagne_annee,
+        question,
+        map_from_entries(list({'key': cle, 'value': options})) as par_cle,
+        list_distinct(list(nb_fragments)) as longueurs
+    from (
+        select
+            campagne_annee,
+            question,
+            array_to_string(list_transform(string_split(cle_option, ','), lambda f: trim(f)), ', ') as cle,
+            nb_fragments,
+            list({'option': option, 'ordre': ordre_option} order by ordre_option) as options
+        from options
+        where len(string_split(cle_option, ',')) = nb_fragments
+        group by all
+    )
+    group by campagne_annee, question
+
+),
+
+-- A response-sheet checkbox cell cut on commas: its fragments as typed, and their keys (the cell's key cut on
+-- the same commas: one normalisation per cell, not per fragment).
+coupees as (
 
     select
         snapshot_id,
@@ -91,144 +128,87 @@ cases_a_cocher as (
         campagne_annee,
         question,
         string_split(valeur, ',') as fragments,
-        list_transform(string_split(valeur, ','), lambda f: coalesce({{ normaliser_texte('f') }}, '')) as cles
+        list_transform(string_split({{ normaliser_texte('valeur') }}, ','), lambda f: trim(f)) as cles
     from cellules
     where type_question = 'choix_multiple' and choix is null
 
 ),
 
-options_fragmentees as (
-
-    select
-        campagne_annee,
-        question,
-        option,
-        ordre_option,
-        nb_fragments,
-        -- the option's key rebuilt from its own comma-separated pieces, as a cell's candidates are
-        array_to_string(list_transform(string_split(cle_option, ','), lambda f: trim(f)), ', ') as cle_option
-    from options
-
-),
-
-longueurs as (
-
-    select distinct campagne_annee, question, nb_fragments as longueur from options_fragmentees
-
-),
-
--- Every run of consecutive fragments as long as some option of the question, as a matching key.
-candidats as (
-
-    select
-        cases_a_cocher.snapshot_id,
-        cases_a_cocher.numero_ligne,
-        cases_a_cocher.campagne_annee,
-        cases_a_cocher.question,
-        positions.debut,
-        longueurs.longueur,
-        array_to_string(cases_a_cocher.cles[positions.debut:positions.debut + longueurs.longueur - 1], ', ')
-            as cle_candidat
-    from cases_a_cocher
-    cross join unnest(range(1, len(cases_a_cocher.cles) + 1)) as positions (debut)
-    inner join longueurs
-        on longueurs.campagne_annee = cases_a_cocher.campagne_annee
-        and longueurs.question = cases_a_cocher.question
-        and positions.debut + longueurs.longueur - 1 <= len(cases_a_cocher.cles)
-
-),
-
+-- Every run of consecutive fragments [debut, fin) as long as some option of the question, looked up by its
+-- key: the matches, by start, then longest first (moins_longueur), then the option's rank.
 correspondances as (
 
     select
-        candidats.*,
-        options_fragmentees.option,
-        options_fragmentees.ordre_option
-    from candidats
-    inner join options_fragmentees
-        on options_fragmentees.campagne_annee = candidats.campagne_annee
-        and options_fragmentees.question = candidats.question
-        and options_fragmentees.nb_fragments = candidats.longueur
-        and options_fragmentees.cle_option = candidats.cle_candidat
+        coupees.snapshot_id,
+        coupees.numero_ligne,
+        coupees.question,
+        coupees.fragments,
+        list_sort(flatten(list_transform(
+            flatten(list_transform(
+                options_fragmentees.longueurs,
+                lambda longueur: list_transform(
+                    range(1, len(coupees.cles) - longueur + 2),
+                    lambda debut: {
+                        'debut': debut,
+                        'fin': debut + longueur,
+                        'cle': array_to_string(coupees.cles[debut:debut + longueur - 1], ', ')
+                    }
+                )
+            )),
+            lambda run: list_transform(
+                coalesce(options_fragmentees.par_cle[run.cle], []),
+                lambda o: {
+                    'debut': run.debut,
+                    'moins_longueur': run.debut - run.fin,
+                    'ordre': o.ordre,
+                    'option': o.option,
+                    'fin': run.fin
+                }
+            )
+        ))) as trouvees
+    from coupees
+    left join options_fragmentees
+        on options_fragmentees.campagne_annee = coupees.campagne_annee
+        and options_fragmentees.question = coupees.question
 
 ),
 
--- A match inside an earlier-starting (or equal-starting, longer) match does not count: ordered by start
--- then length descending, a match is contained when a predecessor already reaches its end.
-correspondances_retenues as (
-
-    select * from correspondances
-    qualify coalesce(
-        max(debut + longueur) over (
-            partition by snapshot_id, numero_ligne, question
-            order by debut, longueur desc
-            rows between unbounded preceding and 1 preceding
-        ) < debut + longueur,
-        true
-    )
-
-),
-
-fragments_couverts as (
-
-    select distinct
-        snapshot_id,
-        numero_ligne,
-        question,
-        unnest(range(debut, debut + longueur)) as position_fragment
-    from correspondances_retenues
-
-),
-
-fragments as (
+-- A match inside an earlier-starting (or equal-starting, longer) match does not count: in that order, a match
+-- counts when it ends after every match before it. The fragments no counted match covers, re-joined as typed,
+-- are the « Autre » text.
+cases_a_cocher as (
 
     select
         snapshot_id,
         numero_ligne,
         question,
-        unnest(fragments) as fragment,
-        generate_subscripts(fragments, 1) as position_fragment
-    from cases_a_cocher
-
-),
-
-autres as (
-
-    select
-        fragments.snapshot_id,
-        fragments.numero_ligne,
-        fragments.question,
+        retenues,
         regexp_replace(
-            string_agg(fragments.fragment, ',' order by fragments.position_fragment),
+            array_to_string(
+                list_filter(
+                    fragments,
+                    lambda f, position:
+                        len(list_filter(retenues, lambda m: position >= m.debut and position < m.fin)) = 0
+                ),
+                ','
+            ),
             '^[{{ caracteres_espaces() }},;]+|[{{ caracteres_espaces() }},;]+$',
             '',
             'g'
         ) as texte_autre
-    from fragments
-    left join fragments_couverts
-        on fragments_couverts.snapshot_id = fragments.snapshot_id
-        and fragments_couverts.numero_ligne = fragments.numero_ligne
-        and fragments_couverts.question = fragments.question
-        and fragments_couverts.position_fragment = fragments.position_fragment
-    where fragments_couverts.position_fragment is null
-    group by fragments.snapshot_id, fragments.numero_ligne, fragments.question
-
-),
-
-rangs_autre as (
-
-    select question, max(ordre_option) + 1 as ordre_option
-    from {{ ref('stg_catalogue__options') }}
-    group by question
+    from (
+        select
+            *,
+            list_filter(
+                coalesce(trouvees, []),
+                lambda m, i: i = 1 or list_max(list_transform(trouvees[1:i - 1], lambda p: p.fin)) < m.fin
+            ) as retenues
+        from correspondances
+    )
 
 ),
 
 choix as (
-
-    select snapshot_id, numero_ligne, question, option, ordre_option, cast(null as varchar) as texte_autre
-    from correspondances_retenues
-
-    union all
 
     select snapshot_id, numero_ligne, question, option, ordre_option, cast(null as varchar) as texte_autre
     from entieres
@@ -244,11 +224,27 @@ choix as (
 
     union all
 
-    select autres.snapshot_id, autres.numero_ligne, autres.question, 'Autre' as option,
-        rangs_autre.ordre_option, autres.texte_autre
-    from autres
-    inner join rangs_autre on rangs_autre.question = autres.question
-    where autres.texte_autre <> ''
+    select
+        snapshot_id,
+        numero_ligne,
+        question,
+        unnest(list_transform(retenues, lambda m: m.option)) as option,
+        unnest(list_transform(retenues, lambda m: m.ordre)) as ordre_option,
+        cast(null as varchar) as texte_autre
+    from cases_a_cocher
+
+    union all
+
+    select
+        cases_a_cocher.snapshot_id,
+        cases_a_cocher.numero_ligne,
+        cases_a_cocher.question,
+        'Autre' as option,
+        rangs_autre.ordre_option,
+        cases_a_cocher.texte_autre
+    from cases_a_cocher
+    inner join rangs_autre on rangs_autre.question = cases_a_cocher.question
+    where cases_a_cocher.texte_autre <> ''
 
 ),
 

@@ -1,7 +1,8 @@
 {#- Every response with its campaign, its quarantine reasons (null when valid) and whether a later valid
     response of the same respondent to the same campaign supersedes it. Superseded responses are not
     errors: they are simply not counted. A campaign that collects no e-mail cannot tell respondents
-    apart: each of its responses is its own respondent. -#}
+    apart: each of its responses is its own respondent. A response of a person who asked for erasure
+    (pdn oubli; landed without its e-mail and answers) is quarantined for that reason alone. -#}
 
 with
 
@@ -20,6 +21,12 @@ campagnes as (
 reseau as (
 
     select departement from {{ ref('stg_sheets__departements_reseau') }}
+
+),
+
+effacees as (
+
+    select cle from {{ ref('stg_sheets__effacements') }}
 
 ),
 
@@ -56,7 +63,8 @@ checked as (
             when campagnes.sans_email then 'reponse:' || reponses.snapshot_id || ':' || reponses.numero_ligne
             else reponses.cle_repondant
         end as cle_repondant_campagne,
-        concat_ws(
+        case when reponses.cle_repondant in (select effacees.cle from effacees) then {{ motif_effacement() }}
+        else concat_ws(
             '; ',
             case
                 when reponses.horodateur_brut is null then 'Horodateur manquant'
@@ -77,7 +85,7 @@ checked as (
                     then 'Département hors réseau'
             end,
             notes_invalides.motifs_notes
-        ) as motifs
+        ) end as motifs
     from reponses
     inner join campagnes on campagnes.snapshot_id = reponses.snapshot_id
     left join notes_invalides

@@ -14,7 +14,7 @@ final as (
 
     select
         -- ids
-        md5(concat_ws('|', spreadsheet_title, tab, cast(numero_ligne as varchar))) as activite_id,
+        {{ identifiant_ligne('spreadsheet_title', 'tab', 'numero_ligne') }} as activite_id,
 
         -- dates
         date_activite as date,

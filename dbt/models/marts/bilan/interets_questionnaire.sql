@@ -1,10 +1,8 @@
-{#- Mean interest score (1 to 5) per campaign year, network département and 'ensemble', and
-    question, with statistical secrecy (seuil K = var seuil_confidentialite): a mean over fewer than
-    K respondents is secret; and since 'ensemble' is the respondent-weighted mean of the
-    départements, when exactly one département mean is secret while 'ensemble' is shown, the
-    département mean with the fewest respondents is hidden too. -#}
-
-{%- set seuil = var('seuil_confidentialite', 5) | int -%}
+{#- Mean interest score (1 to 5) per campaign year, network département and 'ensemble', and question,
+    under the same statistical secrecy as the score distributions (macro secret_des_groupes): a group
+    is its respondents who gave a rating; a mean over fewer than K of them is hidden, and so is the
+    mean that would give a lone hidden département away ('ensemble' is the respondent-weighted mean of
+    the départements). K is the threshold of the sync being built (sources.toml [bilan]). -#}
 
 with
 
@@ -12,6 +10,12 @@ notes as (
 
     select * from {{ ref('int_reponses_questionnaire_counted') }}
     where type_question = 'echelle'
+
+),
+
+sync as (
+
+    select seuil_confidentialite from {{ ref('stg_sheets__syncs') }}
 
 ),
 
@@ -30,45 +34,42 @@ moyennes as (
 
 ),
 
-rangees as (
+groupes as (
 
     select
-        moyennes.*,
-        repondants_question < {{ seuil }} as secret_primaire,
-        count(*) filter (where departement <> 'ensemble' and repondants_question < {{ seuil }})
-            over question as nb_departements_secrets,
-        bool_or(departement = 'ensemble' and repondants_question < {{ seuil }}) over question as ensemble_secret,
-        row_number() over (
-            partition by annee, question, departement = 'ensemble', repondants_question < {{ seuil }}
-            order by repondants_question, departement
-        ) as rang_parmi_visibles
+        moyennes.annee,
+        moyennes.question,
+        moyennes.departement,
+        moyennes.repondants_question,
+        sync.seuil_confidentialite
     from moyennes
-    window question as (partition by annee, question)
+    cross join sync
 
 ),
 
-masquees as (
+secrets as (
 
-    select
-        rangees.*,
-        {{ secret_avec_complement('secret_primaire') }} as secret
-    from rangees
+    {{ secret_des_groupes('groupes') }}
 
 ),
 
 final as (
 
     select
-        annee,
-        departement,
-        question,
-        libelle_question,
-        ordre_question,
-        repondants_question,
-        case when not secret then cast(moyenne_exacte as double) end as moyenne,
-        secret,
-        cast({{ seuil }} as integer) as seuil_confidentialite
-    from masquees
+        moyennes.annee,
+        moyennes.departement,
+        moyennes.question,
+        moyennes.libelle_question,
+        moyennes.ordre_question,
+        moyennes.repondants_question,
+        case when not secrets.secret then cast(moyennes.moyenne_exacte as double) end as moyenne,
+        secrets.secret,
+        cast(secrets.seuil_confidentialite as integer) as seuil_confidentialite
+    from moyennes
+    inner join secrets
+        on secrets.annee = moyennes.annee
+        and secrets.question = moyennes.question
+        and secrets.departement = moyennes.departement
 
 )
 

@@ -1,5 +1,6 @@
-{#- Activity rows of the selected sync, blank rows dropped. Intitulé and Commentaire are free text
-    and are not carried further. -#}
+{#- Activity rows of the selected sync, blank rows dropped. Commentaire is free text and is not carried
+    further; Intitulé and Commune are free text published only through the screen of
+    int_actions_detaillees_screened. -#}
 
 with
 
@@ -38,6 +39,9 @@ renamed as (
         {{ nettoyer_texte('source.departement') }} as departement_brut,
         {{ normaliser_departement('source.departement') }} as departement,
         {{ nettoyer_texte('source.commune') }} as commune,
+
+        -- free text (published only once screened, see int_actions_detaillees_screened)
+        {{ nettoyer_texte('source.intitule') }} as intitule,
 
         -- action: reference values as typed (matched against the lists in int_activites_validated)
         {{ nettoyer_texte('source.type_action') }} as type_action_brut,

@@ -33,7 +33,11 @@ renamed as (
         cast(json_extract_string(parametres, '$.bornes.date_min') as date) as date_min_plausible,
         cast(json_extract_string(parametres, '$.bornes.mois_sortie_future') as integer) as mois_sortie_future,
         cast(json_extract_string(parametres, '$.bornes.participants_max') as integer) as participants_max,
-        cast(json_extract_string(parametres, '$.bornes.duree_jours_max') as double) as duree_jours_max
+        cast(json_extract_string(parametres, '$.bornes.duree_jours_max') as double) as duree_jours_max,
+
+        -- statistical secrecy of the questionnaire (sources.toml [bilan]); 5 for syncs landed before it existed
+        coalesce(cast(json_extract_string(parametres, '$.seuil_confidentialite') as integer), 5)
+            as seuil_confidentialite
 
     from source
 
