@@ -30,6 +30,7 @@ DETAILED_BLOCKS = {
     "evenements": ("evenements",),
     "comites": ("comites_pilotage", "comites_techniques"),
 }
+DETAILED_ROWS_SHOWN = 60  # per block; the others are counted
 
 @dataclass
 class Indicateur:
@@ -186,19 +187,26 @@ def _changed(line: Indicateur, code: str, annee: int, previous: int | None, camp
     return format_change(line.valeur(code, annee), line.valeur(code, previous), line.nature)
 
 
-def _detailed_actions(rows: list[dict], labels: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """Published detailed actions per block (formations, ateliers…), by the indicator their type feeds."""
-    blocks: dict[str, list[dict[str, Any]]] = {name: [] for name in DETAILED_BLOCKS}
+def _detailed_actions(rows: list[dict], labels: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Published detailed actions per block (formations, ateliers…), by the indicator their type feeds.
+
+    A block lists its first DETAILED_ROWS_SHOWN actions and counts the others: a national network's
+    thousands of workshops belong in the warehouse table, not in a document for the CAF."""
+    blocks: dict[str, dict[str, Any]] = {name: {"lignes": [], "autres": 0} for name in DETAILED_BLOCKS}
     for row in rows:
         for name, indicators in DETAILED_BLOCKS.items():
-            if row["indicateur"] in indicators:
-                blocks[name].append({
-                    "date": format_day(row["date_action"]),
-                    "departement": labels.get(row["departement"], row["departement"]),
-                    "type": row["type_action"],
-                    "intitule": row["intitule"],
-                    "commune": row["commune"],
-                })
+            if row["indicateur"] not in indicators:
+                continue
+            if len(blocks[name]["lignes"]) == DETAILED_ROWS_SHOWN:
+                blocks[name]["autres"] += 1
+                continue
+            blocks[name]["lignes"].append({
+                "date": format_day(row["date_action"]),
+                "departement": labels.get(row["departement"], row["departement"]),
+                "type": row["type_action"],
+                "intitule": row["intitule"],
+                "commune": row["commune"],
+            })
     return blocks
 
 

@@ -309,3 +309,13 @@ def test_figures_in_a_heading_are_plain_text():
                                 lambda name: "", lambda name, kind: "2019")
     assert [s.titre for s in sections] == ["Bilan 2019"]
     assert re.search(r"<p>texte</p>", str(sections[0].html))
+
+
+def test_a_block_of_detailed_actions_lists_its_first_rows_and_counts_the_others():
+    from flows.outputs.report_context import DETAILED_ROWS_SHOWN, _detailed_actions
+
+    rows = [{"indicateur": "ateliers", "date_action": "2019-05-16", "departement": "63", "type_action": "Atelier",
+             "intitule": f"Atelier {n}", "commune": "Riom"} for n in range(DETAILED_ROWS_SHOWN + 7)]
+    blocks = _detailed_actions(rows, {"63": "Puy-de-Dôme (63)"})
+    assert [r["intitule"] for r in blocks["ateliers"]["lignes"]] == [f"Atelier {n}" for n in range(DETAILED_ROWS_SHOWN)]
+    assert blocks["ateliers"]["autres"] == 7 and blocks["formations"] == {"lignes": [], "autres": 0}
