@@ -68,8 +68,15 @@ def _mark_line(line: str, number: int, origin: str, placeholders: Placeholders, 
     return marked.strip() if alone else marked
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.S)  # the writer's notes: left out, their lines kept for error numbers
+
+
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).disable("image")
+    return (
+        MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+        .enable("table")
+        .disable("image")
+    )
 
 
 def _sections(tokens: list[Token]) -> list[tuple[str | None, list[Token]]]:
@@ -97,7 +104,7 @@ def render_narrative(
     inline: Callable[[str, str | Figure], str],
 ) -> list[Section]:
     """The document's sections as HTML; `block(name)` renders a block, `inline(name, kind)` a figure's text."""
-    text = text.replace(OPEN, "").replace(CLOSE, "")
+    text = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text.replace(OPEN, "").replace(CLOSE, ""))
     marks = _Marks([], [])
     marked = "\n".join(
         _mark_line(line, number, origin, placeholders, marks)

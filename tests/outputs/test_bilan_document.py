@@ -319,3 +319,14 @@ def test_a_block_of_detailed_actions_lists_its_first_rows_and_counts_the_others(
     blocks = _detailed_actions(rows, {"63": "Puy-de-Dôme (63)"})
     assert [r["intitule"] for r in blocks["ateliers"]["lignes"]] == [f"Atelier {n}" for n in range(DETAILED_ROWS_SHOWN)]
     assert blocks["ateliers"]["autres"] == 7 and blocks["formations"] == {"lignes": [], "autres": 0}
+
+
+def test_markdown_tables_are_kept_and_comments_left_out_with_error_lines_unchanged():
+    from flows.outputs.narrative import render_narrative
+    from flows.outputs.placeholders import bundled_placeholders
+
+    text = "<!-- note\nsur deux lignes -->\n| a | b |\n|---|---|\n| 1 | {{ annee }} |\n"
+    html = str(render_narrative(text, "doc", bundled_placeholders(), lambda n: "", lambda n, k: "2019")[0].html)
+    assert "<table>" in html and "2019</span></td>" in html and "note" not in html
+    with pytest.raises(InputError, match="doc, ligne 3 : marqueur inconnu"):
+        render_narrative("<!-- a\nb -->\n{{ inconnu }}", "doc", bundled_placeholders(), lambda n: "", lambda n, k: "")
