@@ -79,7 +79,13 @@ NOMS = (
     "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
     "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier",
 )
-PUBLICS = ("Jeunes", "Professionnels", "Partenaires", "Promeneurs", "Familles")
+# Values of the bundled lists (dbt/seeds/listes.csv): a public or a commune the coordinator would type.
+PUBLICS = ("Jeunes", "Professionnels", "Partenaires", "Promeneurs", "Parents")
+COMMUNES = tuple(
+    f"{debut}{fin}"
+    for debut in ("Saint-Amand", "Beaulieu", "Villeneuve", "Montaigut", "Chateauneuf")
+    for fin in ("", "-sur-Allier", "-les-Bains", "-le-Haut", "-en-Combrailles", "-la-Forêt", "-d'Auvergne", "-le-Vieux")
+)
 COMMENTAIRES = ("Bilan positif, à renouveler", "Suite prévue\nen septembre", "Reporté une fois")
 AUTRES = {
     "supports": ("Console de jeux",),
@@ -378,7 +384,7 @@ def _generate_promeneurs(
     profil = rng.integers(len(ref.profils), size=n)
     structure = rng.integers(len(ref.types_structure), size=n)
     prenom, nom = rng.integers(len(PRENOMS), size=n), rng.integers(len(NOMS), size=n)
-    commune = rng.integers(1, 41, size=n)
+    commune = rng.integers(len(COMMUNES), size=n)
     codes = np.array(spec.departements, dtype=object)
     email = _concat(
         np.array([strip_accents(p).lower() for p in PRENOMS], dtype=object)[prenom], ".",
@@ -397,7 +403,7 @@ def _generate_promeneurs(
             "ordre": charte.astype("datetime64[s]"),
         }
     )
-    communes = _concat("Commune ", pd.Series(commune).astype(str))
+    communes = np.array(COMMUNES, dtype=object)[commune]
     nom_text = np.array(NOMS, dtype=object)[nom]
     upper = rng.random(n) < 0.5
     nom_text[upper] = pd.Series(nom_text[upper]).str.upper().to_numpy(object)
@@ -460,7 +466,7 @@ def _generate_activites(
     participants = rng.integers(1, 41, size=n)
     participants_text = pd.Series(participants).astype(str).to_numpy(object)
     participants_text[rng.random(n) < 0.05] = ""
-    commune = _concat("Commune ", pd.Series(rng.integers(1, 41, size=n)).astype(str))
+    commune = np.array(COMMUNES, dtype=object)[rng.integers(len(COMMUNES), size=n)]
     libelles = ref.types_action["libelle"].to_numpy(object)
     commentaire = np.array(("",) + COMMENTAIRES, dtype=object)[
         rng.choice(len(COMMENTAIRES) + 1, size=n, p=[0.94] + [0.06 / len(COMMENTAIRES)] * len(COMMENTAIRES))

@@ -318,8 +318,12 @@ def run_sync(
     truth: pd.DataFrame | None = None,
     floor_repeats: int = 3,
     emulator=None,
+    prior_syncs: int = 0,
 ) -> SyncRun:
-    """One cold `pdn sync` in fresh folders, then the floor on its raw history; folders removed after."""
+    """One cold `pdn sync` in fresh folders, then the floor on its raw history; folders removed after.
+
+    `prior_syncs`: unmeasured syncs first, in the same folders: the measured one is then a night with a
+    history (dbt's partial-parse state, a published warehouse to compare with), not the first ever."""
     root = work / name
     shutil.rmtree(root, ignore_errors=True)
     env = child_env(
@@ -329,6 +333,8 @@ def run_sync(
         **(extra_env or {}),
     )
     command = [str(BIN_DIR / "pdn"), "sync"] + (["--source", str(source_dir)] if source_dir else [])
+    for _ in range(prior_syncs):
+        run_child(command, env)
     if emulator is not None:
         emulator.reset_log()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -411,7 +417,7 @@ def summarise(runs: list[SyncRun]) -> dict:
             kind: median([r.dbt.node_seconds.get(kind) for r in runs if r.dbt])
             for kind in ("seed", "model", "test", "unit_test")
         },
-        "quarantine": median([len(r.report.get("quarantaine", [])) for r in runs]),
+        "quarantine": median([r.report.get("quarantaine_total") for r in runs]),
     }
 
 
@@ -481,6 +487,8 @@ def import_costs(work: Path, repeats: int) -> list[list]:
         ("dbt (dbtRunner)", "from dbt.cli.main import dbtRunner"),
         ("great_expectations", "import great_expectations"),
         ("flows.pipeline.sync", "import flows.pipeline.sync"),
+        ("dbt import + full parse of the project", "import tempfile, pathlib; from flows.pipeline.transform import "
+         "dbt_args, invoke_dbt; invoke_dbt(dbt_args('parse', pathlib.Path(tempfile.mkdtemp())))"),
     ):
         times = [run_child([sys.executable, "-c", code], child_env(work)).wall for _ in range(repeats)]
         rows.append([label, median(times)])
@@ -556,11 +564,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Trivial Prefect flow and sample, interleaved…", flush=True)
     run_trivial(work)  # warm-up: creates and migrates the isolated Prefect database, not measured
-    trivial, sample = [], []
+    trivial, sample, nightly = [], [], []
     for number in range(args.runs):
         trivial.append(run_trivial(work))
         sample.append(run_sync(work, f"sample-{number}", floor_repeats=3))
-        walls = f"trivial {trivial[-1].wall:.1f} s, sample {sample[-1].child.wall:.1f} s"
+        nightly.append(run_sync(work, f"nightly-{number}", floor_repeats=0, prior_syncs=1))
+        walls = (f"trivial {trivial[-1].wall:.1f} s, sample {sample[-1].child.wall:.1f} s, "
+                 f"nightly {nightly[-1].child.wall:.1f} s")
         print(f"  {number + 1}/{args.runs}: {walls}", flush=True)
     loads["after sample"] = load_average()
 
@@ -631,6 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         nodes=nodes,
         trivial=trivial,
         sample=summarise(sample),
+        nightly=summarise(nightly),
         national=summarise(national),
         national_counts=national_counts,
         national_scale=national_scale,
@@ -659,13 +670,14 @@ def failures_section(sample: dict, national: dict, growth: list) -> list[str]:
 
 def render(**r) -> str:
     """bench/RESULTS.md."""
-    args, info, sample, national = r["args"], r["info"], r["sample"], r["national"]
+    args, info, sample, national, nightly = r["args"], r["info"], r["sample"], r["national"], r["nightly"]
     trivial_wall = median([c.wall for c in r["trivial"]])
     trivial_rss = median([c.tree_peak_mib for c in r["trivial"]])
     counts = r["national_counts"]
     growth_table, growth_fit = growth_rows(r["growth"])
     nonlinearity = growth_fit["cpu"][2]
     ratio_sample = sample["wall"] / trivial_wall
+    ratio_nightly = nightly["wall"] / trivial_wall
     national_rss = max(national["tree_peak"], national["maxrss"])
     pacing_s = max(0, -(-int(national["requests"] or 0) // 60) - 1) * 60
     checks = [
@@ -677,8 +689,10 @@ def render(**r) -> str:
          national["ratio"] <= TARGETS["transform_over_floor"]),
         ("Linear growth (CPU per row, 4×→16× segment over 1×→4× ≤ 1.25)", f"{nonlinearity:.2f}",
          nonlinearity <= TARGETS["growth_nonlinearity"]),
-        ("Sample sync ≤ 1.6 × trivial 3-task Prefect flow", f"{ratio_sample:.2f} ×",
+        ("Sample sync ≤ 1.6 × trivial 3-task Prefect flow: first sync (fresh folders)", f"{ratio_sample:.2f} ×",
          ratio_sample <= TARGETS["sample_over_trivial"]),
+        ("Sample sync ≤ 1.6 × trivial 3-task Prefect flow: nightly (second sync, same folders)",
+         f"{ratio_nightly:.2f} ×", ratio_nightly <= TARGETS["sample_over_trivial"]),
     ]
     lines = [
         "# Nightly sync benchmark",
@@ -686,7 +700,9 @@ def render(**r) -> str:
         f"Written by `bench/run.py` on {datetime.now(timezone.utc).isoformat(timespec='seconds')} "
         f"(took {r['total_s'] / 60:.1f} min). All figures are **medians**: {sample['runs']} runs of the sample and of "
         f"the trivial flow, {national['runs']} of the national network, {args.growth_runs} per growth point. Every sync "
-        "is `pdn sync` in a cold child process with fresh warehouse and private folders. Seconds unless stated.",
+        "is `pdn sync` in a cold child process with fresh warehouse and private folders, except *nightly*: the second "
+        "sync of the sample in the same folders (a night with a history: dbt's partial-parse state, a warehouse "
+        "published the night before). Seconds unless stated.",
         "",
         "## Machine",
         "",
@@ -706,7 +722,8 @@ def render(**r) -> str:
         "",
         md_table(
             ["Scenario", "wall", *STEPS, "outside steps"],
-            [step_rows("sample (files)", sample), step_rows("national (Sheets emulator)", national)]
+            [step_rows("sample (files)", sample), step_rows("sample, nightly (files)", nightly),
+             step_rows("national (Sheets emulator)", national)]
             + [step_rows(f"growth {scale:g} (files)", s) for scale, _, s in r["growth"]],
         ),
         "",
@@ -768,11 +785,14 @@ def render(**r) -> str:
         "",
         "## Where dbt's time goes",
         "",
-        "The dbt step split with `dbt.log` and `run_results.json`: start-up (adapter registration), project parse (a "
-        "full parse here, since every benchmark run starts from fresh folders; a nightly run reuses the partial parse "
-        "kept in its private folder), execution (seeds, models and data tests on `PDN_DBT_THREADS` threads, 4 by "
-        "default; unit tests run in the test suite, not nightly), and the rest (importing dbt, the flow's own work). "
-        "Node time is summed over nodes, so with several threads it can exceed the execution wall time.",
+        "The dbt step split with `dbt.log` and `run_results.json`: start-up (adapter registration), project parse, "
+        "execution (seeds, models and data tests on `PDN_DBT_THREADS` threads, 4 by default; unit tests run in the "
+        "test suite, not nightly), and the rest (waiting for the parse ahead if it is not over, writing dbt's "
+        "artifacts). `pdn sync` imports dbt and parses the project in a thread while Prefect starts its temporary "
+        "server (`flows/pipeline/transform.py`, `_ParseAhead`), then imports Great Expectations: the parse column is "
+        "0 when the build used that manifest. What that work costs on its own is in the import table under "
+        "*Prefect's fixed cost*. Node time is summed over nodes, so with several threads it can exceed the execution "
+        "wall time.",
         "",
         md_table(
             ["Scenario", "dbt step", "start-up", "parse", "execution", "rest",
@@ -781,7 +801,7 @@ def render(**r) -> str:
               s["steps"]["dbt"] - s["dbt_startup"] - s["dbt_parse"] - s["dbt_execution"],
               " / ".join(fmt(s["dbt_nodes"][k]) for k in ("seed", "model", "test", "unit_test")),
               ", ".join(f"{n} {t:.1f}" for n, t in s["dbt_slowest"])]
-             for label, s in [("sample", sample), ("national", national)]
+             for label, s in [("sample", sample), ("sample, nightly", nightly), ("national", national)]
              + [(f"growth {scale:g}", s) for scale, _, s in r["growth"]]],
         ),
         "",
@@ -811,8 +831,10 @@ def render(**r) -> str:
         md_table(
             ["Cold process", "wall", "peak RSS, tree (MiB)"],
             [["trivial 3-task flow (`bench/trivial_flow.py`)", trivial_wall, trivial_rss],
-             ["`pdn sync` on the sample", sample["wall"], sample["tree_peak"]],
-             ["ratio", ratio_sample, "–"]],
+             ["`pdn sync` on the sample, first sync", sample["wall"], sample["tree_peak"]],
+             ["ratio", ratio_sample, "–"],
+             ["`pdn sync` on the sample, nightly", nightly["wall"], nightly["tree_peak"]],
+             ["ratio", ratio_nightly, "–"]],
         ),
         "",
         "Both run without `PREFECT_API_URL`, so each starts Prefect's temporary server, with an isolated "

@@ -26,28 +26,25 @@ def format_summary(report: dict) -> str:
     for event in report.get("evenements", []):
         lines.append(f"  Attention : {event}")
     quarantine = report.get("quarantaine", [])
-    erased = sum(ERASED_REASON in row["motif"] for row in quarantine)
+    erased = sum(ERASED_REASON in row["motif"] for row in quarantine)  # listed first by the sync
     if erased:
         lines.append(
             f"  Attention : {erased} ligne(s) de personnes ayant demandé l'effacement de leurs données figurent encore "
             "dans les tableurs (listées ci-dessous) : supprimez-les ; d'ici là, elles ne sont ni recopiées ni comptées."
         )
     if quarantine:
-        lines.append(f"  Lignes mises en quarantaine (non comptées) : {len(quarantine)}")
-        for row in quarantine[:20]:
-            lines.append(f"    - {row['tableur']} / {row['onglet']}, ligne {row['ligne']} : {row['motif']}")
-        if len(quarantine) > 20:
-            lines.append(f"    … et {len(quarantine) - 20} autres (voir le rapport d'exécution)")
+        lines.append(f"  Lignes mises en quarantaine (non comptées) : {_total(report, 'quarantaine')}")
+        lines += [f"    - {row['tableur']} / {row['onglet']}, ligne {row['ligne']} : {row['motif']}" for row in quarantine[:20]]
+        lines += _more(report, "quarantaine", "qualite.quarantaine")
     cells = report.get("cellules_signalees", [])
     if cells:
-        lines.append(f"  Cellules à corriger (la ligne est comptée) : {len(cells)}")
-        for cell in cells[:20]:
-            lines.append(
-                f"    - {cell['tableur']} / {cell['onglet']}, ligne {cell['ligne']}, colonne « {cell['colonne']} » : "
-                f"{cell['motif']}"
-            )
-        if len(cells) > 20:
-            lines.append(f"    … et {len(cells) - 20} autres (voir le rapport d'exécution)")
+        lines.append(f"  Cellules à corriger (la ligne est comptée) : {_total(report, 'cellules_signalees')}")
+        lines += [
+            f"    - {cell['tableur']} / {cell['onglet']}, ligne {cell['ligne']}, colonne « {cell['colonne']} » : "
+            f"{cell['motif']}"
+            for cell in cells[:20]
+        ]
+        lines += _more(report, "cellules_signalees", "qualite.cellules_signalees")
     for question in report.get("questions_non_cataloguees", []):
         what = "en double (une autre colonne répond déjà à cette question)" if question["motif"] == "en double" else (
             "non cataloguée : gardée, comptée dans rien tant que le catalogue ne la nomme pas"
@@ -67,6 +64,24 @@ def format_summary(report: dict) -> str:
         total = sum(report["durees_secondes"].values())
         lines.append(f"  Durée : {total:.1f} s")
     return "\n".join(lines)
+
+
+def _total(report: dict, key: str) -> int:
+    """How many rows or cells the run found (reports before the cap had no total: their list was whole)."""
+    return report.get(f"{key}_total", len(report.get(key, [])))
+
+
+def _more(report: dict, key: str, table: str) -> list[str]:
+    """The line after the first 20: where the others are listed (the run report) or only counted."""
+    shown, listed, total = 20, len(report.get(key, [])), _total(report, key)
+    if total <= shown:
+        return []
+    if listed == total:
+        return [f"    … et {total - shown} autres (voir le rapport d'exécution)"]
+    return [
+        f"    … et {total - shown} autres : le rapport d'exécution liste les {listed} premières, "
+        f"{table} et la page qualité les comptent par motif"
+    ]
 
 
 def _moved_figures(report: dict) -> list[str]:

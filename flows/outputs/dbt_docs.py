@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from flows.errors import InputError, PdnError
+from flows.pipeline.transform import invoke_dbt
 from flows.settings import DBT_PROJECT_DIR, Settings
 
 DOCS_SUBDIR = "docs-dbt"
@@ -52,8 +53,6 @@ def _environment(**values: str) -> Iterator[None]:
 
 def generate_site(database: Path, work_dir: Path) -> Path:
     """Run `dbt docs generate --static` against `database`; return dbt's target folder."""
-    from dbt.cli.main import dbtRunner
-
     # The profile attaches the raw history read-only: an empty file stands in for it (nothing reads it,
     # since --no-compile skips compilation and the catalog only describes the marts).
     raw = work_dir / "raw.duckdb"
@@ -67,9 +66,9 @@ def generate_site(database: Path, work_dir: Path) -> Path:
     ]
     with _environment(PDN_DBT_DATABASE=str(database), PDN_RAW_DATABASE=str(raw)):
         # `docs generate --no-compile` reuses the manifest that `parse` writes.
-        result = dbtRunner().invoke(["--quiet", "--no-use-colors", "parse", *common])
+        result = invoke_dbt(["--quiet", "--no-use-colors", "parse", *common])
         if result.success:
-            result = dbtRunner().invoke(
+            result = invoke_dbt(
                 ["--quiet", "--no-use-colors", "docs", "generate", "--static", "--no-compile", *common]
             )
     if not result.success or not (target / "static_index.html").exists():

@@ -34,8 +34,12 @@ class RunReport:
     lignes_lues: list[dict] = field(default_factory=list)
     requetes_sheets: int = 0  # Google requests of the Sheets and Drive APIs made by this run
     requetes_forms: int = 0  # and of the Google Forms API
-    quarantaine: list[dict] = field(default_factory=list)  # rows counted in nothing (tableur, onglet, ligne, motif)
-    cellules_signalees: list[dict] = field(default_factory=list)  # cells to correct, their row still counts
+    # Rows counted in nothing (tableur, onglet, ligne, motif) and cells to correct whose row still counts
+    # (+ colonne): the first LISTED_MAX of each (flows/pipeline/sync.py), their exact number in *_total.
+    quarantaine: list[dict] = field(default_factory=list)
+    quarantaine_total: int = 0
+    cellules_signalees: list[dict] = field(default_factory=list)
+    cellules_signalees_total: int = 0
     questions_non_cataloguees: list[dict] = field(default_factory=list)  # columns matching no catalogue question
     controles_en_echec: list[dict] = field(default_factory=list)
     evenements: list[str] = field(default_factory=list)  # French notes: permissions, leftovers cleaned…

@@ -28,6 +28,7 @@ from flows.errors import (
 )
 from flows.identity import REDACTED
 from flows.ops.notify import notify_failure
+from flows.ops.summary import ERASED_REASON
 from flows.outputs.report import report_after_sync
 from flows.pipeline.land import LandedSnapshot, ensure_raw_schema, land_sync
 from flows.pipeline.moved_figures import moved_figures
@@ -159,10 +160,11 @@ def network_departements(raw_db: Path, sync_id: str) -> tuple[str, ...]:
 
 
 # What the run report lists from the build, by key: never a cell's content (rows, columns, reasons).
+# Rows of people who asked for erasure come first: the coordinator must delete them.
 _LISTED = {
     "quarantaine": (
-        "select spreadsheet_title as tableur, onglet, numero_ligne as ligne, motif "
-        "from int_lignes_quarantaine order by all"
+        "select spreadsheet_title as tableur, onglet, numero_ligne as ligne, motif from int_lignes_quarantaine "
+        "order by contains(motif, $erased) desc, tableur, onglet, ligne, motif"
     ),
     "cellules_signalees": (
         "select spreadsheet_title as tableur, onglet, numero_ligne as ligne, colonne, motif "
@@ -172,16 +174,25 @@ _LISTED = {
         "select annee, spreadsheet_title as tableur, colonne, motif from qualite.questions_non_cataloguees order by all"
     ),
 }
+# Rows and cells listed at most: a whole column typed wrong flags every row, and a report of 100,000 cells
+# helps nobody while costing seconds to every reader. Their exact count is kept beside (`<key>_total`).
+LISTED_MAX = 1000
+_COUNTED = ("quarantaine", "cellules_signalees")
 
 
-def listed_from_build(work_db: Path) -> dict[str, list[dict]]:
-    """Quarantined rows, cells to correct and uncatalogued questions, for the run report."""
-    listed = {}
+def listed_from_build(work_db: Path) -> dict[str, list[dict] | int]:
+    """Quarantined rows, cells to correct and uncatalogued questions, for the run report, with their totals."""
+    listed: dict[str, list[dict] | int] = {}
     with duckdb.connect(str(work_db), read_only=True) as con:
         for key, sql in _LISTED.items():
-            cursor = con.execute(sql)
+            parameters = {"erased": ERASED_REASON} if "$erased" in sql else {}
+            cursor = con.execute(f"{sql} limit {LISTED_MAX}", parameters)
             names = [column[0] for column in cursor.description]
-            listed[key] = [dict(zip(names, row)) for row in cursor.fetchall()]
+            rows = listed[key] = [dict(zip(names, row)) for row in cursor.fetchall()]
+            if key in _COUNTED and len(rows) == LISTED_MAX:
+                listed[f"{key}_total"] = con.execute(f"select count(*) from ({sql})", parameters).fetchone()[0]
+            elif key in _COUNTED:
+                listed[f"{key}_total"] = len(rows)
     return listed
 
 
@@ -270,8 +281,8 @@ def _run(
     work_db.parent.mkdir(parents=True, exist_ok=True)
     warm_up_in_background()  # Great Expectations' import overlaps dbt instead of following it
     timed("dbt", transform_task, settings, replay, work_db)
-    for key, rows in listed_from_build(work_db).items():
-        setattr(report, key, rows)
+    for key, listed in listed_from_build(work_db).items():
+        setattr(report, key, listed)
     candidate = candidate_path(settings.published_db, report.run_id)
     metadata = {"run_id": report.run_id, "sync_id": sync_id, "source": report.source, "publie_le": report.debut}
     timed("assemblage", assemble_task, work_db, candidate, metadata)

@@ -136,6 +136,11 @@ def _gx() -> Any:
     return great_expectations
 
 
+def warm_up() -> None:
+    """Import Great Expectations now, ahead of the gate (`pdn sync` does it while Prefect starts)."""
+    _gx()
+
+
 def warm_up_in_background() -> threading.Thread:
     """Import Great Expectations in a daemon thread while dbt builds: the gate then starts at once."""
     thread = threading.Thread(target=_gx, name="gx-import", daemon=True)

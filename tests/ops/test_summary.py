@@ -37,3 +37,25 @@ def test_summary_names_the_run_rows_quarantine_and_where_a_check_failed():
     assert "Avertissement : Un indicateur varie de plus de ±100 %." in text
     assert "concerne : 2019 / 63 / ateliers; 2019 / ensemble / ateliers (et 2 autres)" in text
     assert "Durée : 10.0 s" in text
+
+
+def test_summary_counts_every_cell_and_says_where_those_past_the_listed_ones_are():
+    # A run report lists the first cells only (LISTED_MAX) and keeps their exact number beside.
+    listed = [
+        {"tableur": "Suivi", "onglet": "Activités", "ligne": n, "colonne": "Public", "motif": "Public hors liste"}
+        for n in range(2, 1002)
+    ]
+    text = format_summary(REPORT | {"cellules_signalees": listed, "cellules_signalees_total": 25_000})
+    assert "Cellules à corriger (la ligne est comptée) : 25000" in text
+    assert sum("colonne « Public »" in line for line in text.splitlines()) == 20
+    assert (
+        "… et 24980 autres : le rapport d'exécution liste les 1000 premières, qualite.cellules_signalees et la page "
+        "qualité les comptent par motif" in text
+    )
+
+
+def test_summary_of_a_report_written_before_totals_counts_its_whole_list():
+    rows = [{"tableur": "Suivi", "onglet": "Activités", "ligne": n, "motif": "Date illisible"} for n in range(2, 32)]
+    text = format_summary(REPORT | {"quarantaine": rows})
+    assert "Lignes mises en quarantaine (non comptées) : 30" in text
+    assert "… et 10 autres (voir le rapport d'exécution)" in text

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from flows.pipeline.sync import nightly_sync
-from flows.pipeline.transform import dbt_args
+from flows.pipeline.transform import dbt_args, invoke_dbt
 from tests.conftest import ALERT_AND_SOURCE_VARIABLES, PublishedSample, use_warehouse
 from tests.outputs.test_report import fetch_dicts
 from tests.pipeline.test_sync_forms import sample_form
@@ -231,8 +231,6 @@ def test_the_raised_threshold_publication_keeps_statistical_secrecy(raised_thres
 
 def test_the_build_fails_when_a_group_under_the_threshold_is_published(raised_threshold, tmp_path, monkeypatch):
     """The dbt data test that guards publication catches Allier's 2020 group shown under K = 10."""
-    from dbt.cli.main import dbtRunner
-
     root = raised_threshold.copy_to(tmp_path)
     work_db = root / "private" / "build" / "work.duckdb"
     with duckdb.connect(str(work_db)) as con:
@@ -244,7 +242,7 @@ def test_the_build_fails_when_a_group_under_the_threshold_is_published(raised_th
     monkeypatch.setitem(os.environ, "PDN_DBT_DATABASE", str(work_db))
     monkeypatch.setitem(os.environ, "PDN_RAW_DATABASE", str(root / "private" / "raw.duckdb"))
     args = dbt_args("test", root / "private" / "dbt") + ["--select", "assert_secret_statistique_respecte"]
-    result = dbtRunner().invoke(args)
+    result = invoke_dbt(args)
     statuses = {node.node.name: str(node.status) for node in result.result.results}
     assert statuses == {"assert_secret_statistique_respecte": "fail"}
     assert not result.success

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from flows.pipeline.sync import nightly_sync
+from flows.pipeline.transform import invoke_dbt
 from flows.settings import DBT_PROJECT_DIR, SAMPLE_DIR
 from flows.sources.contract import normalise_label
 from tests.conftest import use_warehouse
@@ -80,13 +81,11 @@ def test_the_bilan_says_which_question_was_not_asked(published_sample, tmp_path,
 
 def build_with_catalogue(project: Path, raw_db: Path, work_db: Path) -> None:
     """`dbt build` of a project copy (the questionnaire marts and what they read) on a landed history."""
-    from dbt.cli.main import dbtRunner
-
     env = {"PDN_DBT_DATABASE": str(work_db), "PDN_RAW_DATABASE": str(raw_db)}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
-        result = dbtRunner().invoke([
+        result = invoke_dbt([
             "--quiet", "build", "--project-dir", str(project), "--profiles-dir", str(project),
             "--target-path", str(work_db.parent / "target"), "--log-path", str(work_db.parent / "logs"),
             "--select", "+reponses_questionnaire", "+questions_non_cataloguees", "--indirect-selection", "cautious",

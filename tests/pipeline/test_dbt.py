@@ -8,19 +8,17 @@ import os
 import shutil
 from pathlib import Path
 
-from flows.pipeline.transform import dbt_args
+from flows.pipeline.transform import dbt_args, invoke_dbt
 
 MIN_UNIT_TESTS = 17  # dbt/models/**/*.yml `unit_tests:` entries at the time of writing
 
 
 def test_every_dbt_unit_test_passes(published_sample, tmp_path, monkeypatch):
-    from dbt.cli.main import dbtRunner
-
     root = published_sample.copy_to(tmp_path)
     monkeypatch.setitem(os.environ, "PDN_DBT_DATABASE", str(root / "private" / "build" / "work.duckdb"))
     monkeypatch.setitem(os.environ, "PDN_RAW_DATABASE", str(root / "private" / "raw.duckdb"))
     args = dbt_args("test", root / "private" / "dbt") + ["--select", "test_type:unit"]
-    result = dbtRunner().invoke(args)
+    result = invoke_dbt(args)
     statuses = [str(node.status) for node in result.result.results]
     assert len(statuses) >= MIN_UNIT_TESTS
     assert set(statuses) == {"pass"}, [(n.node.name, n.message) for n in result.result.results if str(n.status) != "pass"]
@@ -49,14 +47,12 @@ BAD_SEED_LINES = {
 
 def build_copy(project: Path, tmp_path: Path, monkeypatch, raw_db: Path, *select: str):
     """`dbt build` of a copy of the project (no data tests, no unit tests) into a fresh file."""
-    from dbt.cli.main import dbtRunner
-
     monkeypatch.setitem(os.environ, "PDN_DBT_DATABASE", str(tmp_path / "work.duckdb"))
     monkeypatch.setitem(os.environ, "PDN_RAW_DATABASE", str(raw_db))
     args = ["--quiet", "build", "--project-dir", str(project), "--profiles-dir", str(project),
             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
             "--select", *select, "--exclude-resource-type", "test", "unit_test"]
-    result = dbtRunner().invoke(args)
+    result = invoke_dbt(args)
     assert not result.success
     return {r.node.name: r.message.lower() for r in result.result.results if str(r.status) == "error"}
 

@@ -93,3 +93,15 @@ def test_failed_gate_keeps_last_published_warehouse_byte_identical(published_sam
     assert caught.value.report["statut"] == "bloque"
     assert published.read_bytes() == before
     assert not list(published.parent.glob(".pdn-candidate-*"))
+
+
+def test_the_run_report_lists_a_bounded_number_of_rows_and_counts_them_all(published_sample, monkeypatch):
+    from flows.pipeline import sync
+
+    everything = published_sample.report["quarantaine"]
+    assert published_sample.report["quarantaine_total"] == len(everything) == 4  # flows/sample/README.md
+    monkeypatch.setattr(sync, "LISTED_MAX", 2)
+    listed = sync.listed_from_build(published_sample.root / "private" / "build" / "work.duckdb")
+    assert listed["quarantaine"] == everything[:2]
+    assert listed["quarantaine_total"] == len(everything)
+    assert listed["cellules_signalees_total"] == len(published_sample.report["cellules_signalees"])
