@@ -79,7 +79,8 @@ NOMS = (
     "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
     "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier",
 )
-# Values of the bundled lists (dbt/seeds/listes.csv): a public or a commune the coordinator would type.
+# Publics of the bundled lists (dbt/seeds/listes.csv), and communes as a coordinator types them: a digit in a
+# commune would withhold it from the detailed actions and flag the cell.
 PUBLICS = ("Jeunes", "Professionnels", "Partenaires", "Promeneurs", "Parents")
 COMMUNES = tuple(
     f"{debut}{fin}"

@@ -12,6 +12,28 @@ import pytest  # noqa: E402
 
 from flows.settings import Settings, load_settings  # noqa: E402
 
+# Files with the longest syncs run first: with one file per worker (`--dist loadfile`), a heavy file handed out
+# last keeps one core busy for a minute while the other has nothing left to run.
+HEAVY_FILES_FIRST = (
+    "tests/ops/test_erasure.py",
+    "tests/pipeline/test_crash_safety.py",
+    "tests/test_bad_input.py",
+    "tests/test_privacy.py",
+    "tests/pipeline/test_sync_forms.py",
+    "tests/pipeline/test_parse_ahead.py",
+    "tests/pipeline/test_reference_lists.py",
+    "tests/outputs/test_report.py",
+    "tests/pipeline/test_replay.py",
+    "tests/test_generator.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(HEAVY_FILES_FIRST)}
+    root = Path(config.rootpath)
+    items.sort(key=lambda item: rank.get(item.path.relative_to(root).as_posix(), len(rank)))  # stable: same order within
+
+
 PSEUDONYM_KEY_FOR_TESTS = "cle-de-test-ne-pas-utiliser-en-production"
 # A developer's real sources and alert channels must never be reached by a test.
 ALERT_AND_SOURCE_VARIABLES = (

@@ -65,7 +65,8 @@ class _ParseAhead:
     It writes only into a temporary folder of its own (no lock is held yet: another sync may be running),
     starting from the last partial-parse state; the build, under the lock, keeps the state it wrote. Not a
     daemon: a sync that stops early exits once the parse is over and its folder removed (seconds at most:
-    syncs stop after Prefect's server has started, and the parse takes about as long).
+    syncs stop after Prefect's server has started, and the parse takes about as long); what follows the
+    parse (`then`) runs in a daemon thread.
     """
 
     def __init__(
@@ -99,7 +100,7 @@ class _ParseAhead:
         if abandoned:
             self.discard()  # the sync stopped: it needs nothing more
         elif then is not None:
-            then()
+            threading.Thread(target=then, name="apres-dbt-parse", daemon=True).start()  # an exit never waits for it
 
     def take(self, databases: tuple[Path, Path], state_dir: Path, dbt_vars: dict | None):
         """The manifest if it was parsed for this very build (same databases, state and vars), else None.
