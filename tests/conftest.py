@@ -205,6 +205,13 @@ def use_warehouse(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     monkeypatch.setenv("PDN_PSEUDONYM_KEY", PSEUDONYM_KEY_FOR_TESTS)
 
 
+def use_warehouse_and_files(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """use_warehouse, with no configured source: what `pdn sync --source FOLDER` reads is the folder alone."""
+    use_warehouse(monkeypatch, root)
+    for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 # --- `pdn` in a fresh process with no Prefect server configured, as the coordinator runs it ---------
 
 import os  # noqa: E402

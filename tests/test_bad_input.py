@@ -25,7 +25,7 @@ from flows.cli import main
 from flows.settings import SAMPLE_DIR
 from flows.sources.catalogue import load_catalogue
 from flows.sources.contract import ACTIVITES, PROMENEURS, REPONSES, TableContract, map_header, normalise_label
-from tests.conftest import use_warehouse
+from tests.conftest import use_warehouse, use_warehouse_and_files
 from tests.outputs.test_report import parse_html
 from tests.pipeline.test_sync_sample import EXPECTED_2019, indicators
 
@@ -425,9 +425,7 @@ def bad_rows_run(prefect_harness, tmp_path_factory):
         (exports / name).rename(exports / name.replace("Suivi", HOSTILE_TITLE))
     config(exports, SAMPLE_CONFIG.replace('titre = "Suivi"', f'titre = "{HOSTILE_TITLE}"'))
     with pytest.MonkeyPatch.context() as patch:
-        use_warehouse(patch, root)
-        for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
-            patch.delenv(name, raising=False)
+        use_warehouse_and_files(patch, root)
         code = main(["sync", "--source", str(exports)])
     report = json.loads((root / "warehouse" / "runs" / "dernier.json").read_text(encoding="utf-8"))
     report["_flagged"] = flagged

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from flows.cli import main
-from tests.conftest import use_warehouse
+from tests.conftest import use_warehouse_and_files
 from tests.test_bad_input import ACTIVITES_FILE, rewrite, sample_copy
 from tests.test_privacy import leaks
 
@@ -64,9 +64,7 @@ def screened_run(prefect_harness, tmp_path_factory) -> ScreenedRun:
     for _, old, new in (NAMED_TITLE, EMAIL_TITLE, NAMED_COMMUNE):
         rewrite(exports / ACTIVITES_FILE, old, new)
     with pytest.MonkeyPatch.context() as patch:
-        use_warehouse(patch, root)
-        for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
-            patch.delenv(name, raising=False)
+        use_warehouse_and_files(patch, root)
         code = main(["sync", "--source", str(exports)])
     report = json.loads((root / "warehouse" / "runs" / "dernier.json").read_text(encoding="utf-8"))
     return ScreenedRun(root=root, code=code, report=report)

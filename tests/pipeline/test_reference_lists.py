@@ -13,7 +13,7 @@ import pytest
 
 from flows.cli import main
 from flows.sources.contract import ACTIVITES, PROMENEURS
-from tests.conftest import use_warehouse
+from tests.conftest import use_warehouse_and_files
 from tests.pipeline.test_sync_sample import indicators
 from tests.test_bad_input import VALID_ACTIVITE, VALID_PROMENEUR, append_rows, sample_copy
 
@@ -79,9 +79,7 @@ def syncs(prefect_harness, tmp_path_factory):
     append_rows(exports / "Suivi - Activités.csv", ACTIVITES, [NEW_ACTION])
     outcomes = {}
     with pytest.MonkeyPatch.context() as patch:
-        use_warehouse(patch, root)
-        for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
-            patch.delenv(name, raising=False)
+        use_warehouse_and_files(patch, root)
         outcomes["sans_onglet"] = outcome(root, main(["sync", "--source", str(exports)]))
         with open(exports / LISTS_FILE, "w", encoding="utf-8", newline="") as handle:
             csv.writer(handle).writerows(LISTES_TAB)
