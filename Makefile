@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Telemetry is switched off by the code itself (flows/settings.py: silence_telemetry).
 
-.PHONY: install sample test serve status purge report docs bench
+.PHONY: install sample test serve status purge report docs bench chaos
 
 install: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # Run the nightly sync once on the bundled 2019 sample and publish warehouse/pdn.duckdb.
 sample: install
-	$(BIN)/pdn sync
+	$(BIN)/pdn synchroniser
 
 # The whole test suite (what CI runs).
 test: install
@@ -25,24 +25,29 @@ test: install
 
 # Serve the nightly schedule (needs `prefect server start` and PREFECT_API_URL; see README "Operations").
 serve: install
-	$(BIN)/pdn serve
+	$(BIN)/pdn planifier
 
 # Last runs; exits 4 when nothing was published within PDN_STATUS_MAX_AGE_HOURS (26 h).
 status: install
-	$(BIN)/pdn status
+	$(BIN)/pdn etat
 
 # Apply the retention policy (PDN_RETENTION_YEARS, 3 years) to the private raw history.
 purge: install
-	$(BIN)/pdn purge
+	$(BIN)/pdn purger
 
 # Write the latest year's bilan (HTML) and the CAF exports into warehouse/rapports/.
 report: install
-	$(BIN)/pdn report
+	$(BIN)/pdn rapport
 
 # The data documentation site (dbt docs) of the published warehouse, in warehouse/docs-dbt/.
 docs: install
-	$(BIN)/pdn docs
+	$(BIN)/pdn documentation
 
 # Benchmark the nightly sync (sample, national network, growth, SQL floor); writes bench/RESULTS.md (~11-13 min).
 bench: install
 	$(BIN)/python -m bench.run
+
+# Kill -9 the whole nightly service (Prefect server + pdn planifier + flow) at random moments, 10 rounds (~15 min):
+# every next run must publish without a human, with one alert per run that did not (README "Recovery").
+chaos: install
+	$(BIN)/python -m tests.chaos_unattended --rondes 10

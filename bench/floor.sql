@@ -17,10 +17,12 @@ create or replace temp macro nettoyer(texte) as
 create or replace temp macro cle_ref(texte) as
     nettoyer(regexp_replace(lower(strip_accents(cast(texte as varchar))), '[’‘ʼ`´′]', '''', 'g'));
 
--- Date-time of an already cleaned cell (parser_horodatage): serial number, day-first date, ISO date.
+-- Date-time of an already cleaned cell (parser_horodatage): serial number (20000 to 80000 only), day-first
+-- date, ISO date.
 create or replace temp macro horodatage(texte) as (
     case
         when regexp_full_match(texte, '[0-9]{1,6}([.,][0-9]+)?')
+            and cast(replace(texte, ',', '.') as double) between 20000 and 80000
             then timestamp '1899-12-30'
                 + to_seconds(cast(round(cast(replace(texte, ',', '.') as double) * 86400) as bigint))
         when regexp_full_match(texte, '[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}( [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?')
@@ -114,6 +116,7 @@ departements_lus as (
         select
             brut,
             cle_partie,
+            trim(regexp_replace(regexp_replace(cle_partie, '\b([0-9]{1,3}|2[ab])\b', ' ', 'g'), ' +', ' ', 'g')) as reste,
             case
                 when len(jetons) = 1 and regexp_full_match(jetons[1], '[0-9]+')
                     then printf('%02d', cast(jetons[1] as integer))
@@ -128,7 +131,10 @@ departements_lus as (
         )
     ) as parties
     left join departements_ref
-        on departements_ref.code = parties.code_candidat
+        on (
+            departements_ref.code = parties.code_candidat
+            and parties.reste in ('', departements_ref.cle_nom, 'dep', 'dept', 'departement')
+        )
         or (parties.code_candidat is null and departements_ref.cle_nom = parties.cle_partie)
     group by parties.brut
 ),
@@ -160,7 +166,16 @@ departements as (
 -- ---------------------------------------------------------------------------------------------------
 
 dates_lues as materialized (
-    select brut, nettoyer(brut) is not null as est_rempli, horodatage, cast(horodatage as date) as jour
+    select
+        brut, nettoyer(brut) is not null as est_rempli, horodatage, cast(horodatage as date) as jour,
+        case
+            when regexp_full_match(nettoyer(brut), '[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}.*')
+                then case
+                    when cast(regexp_extract(nettoyer(brut), '^([0-9]+)', 1) as integer) > 12 then 'jour_mois'
+                    when cast(regexp_extract(nettoyer(brut), '^[0-9]+[/.-]([0-9]+)', 1) as integer) > 12
+                        then 'mois_jour'
+                end
+        end as preuve_ordre
     from (
         select brut, horodatage(nettoyer(brut)) as horodatage
         from (
@@ -268,6 +283,7 @@ promeneurs_lus as (
     select
         promeneurs.cle_promeneur,
         promeneurs.cle_nom_structure,
+        promeneurs.cle_nom,
         promeneurs.cle_promeneur is distinct from promeneurs.cle_nom_structure as a_email,
         coalesce(
             promeneurs.cle_promeneur in (select cle from effacees)
@@ -294,22 +310,32 @@ promeneurs_lus as (
         on structures.liste = 'Type de structure' and structures.cle = cle_ref(promeneurs.type_structure)
 ),
 
-promeneurs as (
-    select departement, profil, type_structure, charte, sortie
+-- A shared mailbox (one address, several full names) is one person per full name (int_promeneurs_validated).
+adresses_partagees as (
+    select cle_promeneur
+    from promeneurs_lus
+    where a_email and cle_nom is not null and not est_effacee
+    group by cle_promeneur
+    having count(distinct cle_nom) > 1
+),
+
+-- Rows valid on their own (every rule but the identity rule). A row without e-mail that has the name and
+-- structure of a row with one is ambiguous (blank rows have no key).
+promeneurs_valides_seuls as (
+    select *
     from (
         select
             *,
-            -- The identity rule: a later row of the same person, or a row without e-mail that has the name
-            -- and structure of a row with one, is a duplicate (blank rows have no key).
-            case when cle_promeneur is not null then row_number() over personne end as rang_doublon,
             case
                 when cle_nom_structure is not null and not a_email
-                    then min(numero_ligne) filter (where a_email) over nom_structure
-            end as ligne_meme_nom_avec_email
+                    then bool_or(a_email) over (partition by cle_nom_structure)
+            end as meme_nom_avec_email,
+            case
+                when cle_promeneur in (select cle_promeneur from adresses_partagees)
+                    then cle_promeneur || ':' || coalesce(cle_nom, '')
+                else cle_promeneur
+            end as cle_personne
         from promeneurs_lus
-        window
-            personne as (partition by cle_promeneur order by spreadsheet_title, tab, numero_ligne),
-            nom_structure as (partition by cle_nom_structure)
     ) as lus
     cross join sync
     where
@@ -322,8 +348,33 @@ promeneurs as (
         and not coalesce(sortie < sync.date_min, false)
         and not coalesce(sortie > sync.date_execution + to_months(sync.mois_sortie_future), false)
         and not coalesce(sortie < charte, false)
-        and coalesce(rang_doublon, 1) = 1
-        and ligne_meme_nom_avec_email is null
+),
+
+-- Periods, not rows: a person's periods are ranked by content, and one that overlaps a better-ranked period
+-- of the same person is a duplicate (int_promeneurs_validated).
+periodes as (
+    select
+        *,
+        case when cle_personne is not null then row_number() over (
+            partition by cle_personne
+            order by charte, sortie nulls last, departement, profil nulls last, type_structure nulls last,
+                spreadsheet_title, tab, numero_ligne
+        ) end as rang
+    from promeneurs_valides_seuls
+),
+
+promeneurs as (
+    select departement, profil, type_structure, charte, sortie
+    from periodes
+    where
+        not coalesce(meme_nom_avec_email, false)
+        and not exists (
+            select 1 from periodes as gardee
+            where gardee.cle_personne = periodes.cle_personne
+                and gardee.rang < periodes.rang
+                and gardee.charte <= coalesce(periodes.sortie, date '9999-12-31')
+                and periodes.charte <= coalesce(gardee.sortie, date '9999-12-31')
+        )
 ),
 
 -- ---------------------------------------------------------------------------------------------------
@@ -334,7 +385,9 @@ promeneurs as (
 -- Materialized: numbers parsed once per row, and DuckDB then builds the lookups' hash tables on the small side.
 activites_sync as materialized (
     select
-        date, departement, type_action,
+        snapshot_id, numero_ligne, date, departement, type_action,
+        cle_ref(intitule) as intitule,
+        cle_ref(commune) as commune,
         nettoyer(participants) is not null as a_participants,
         nombre(participants) as participants,
         nettoyer(duree_jours) is not null as a_duree,
@@ -343,15 +396,36 @@ activites_sync as materialized (
     where snapshot_id in (select snapshot_id from snapshots)
 ),
 
-activites as (
-    select annee, departement, indicateur, duree
+-- A date column that only reads month-first (ordre_jour_mois) refuses every row of its tab.
+colonnes_americaines as (
+    select activites.snapshot_id
+    from activites_sync as activites
+    inner join dates_lues as dates on dates.brut = activites.date
+    group by activites.snapshot_id
+    having bool_or(dates.preuve_ordre = 'mois_jour') and not coalesce(bool_or(dates.preuve_ordre = 'jour_mois'), false)
+),
+
+activites_valides as materialized (
+    select
+        lues.snapshot_id, lues.numero_ligne, snapshots.spreadsheet_title as titre,
+        annee, departement, indicateur, duree,
+        concat_ws(
+            chr(31), jour, departement, type_action_valeur, coalesce(intitule, '∅'), coalesce(commune, '∅'),
+            coalesce(cast(participants as varchar), '∅')
+        ) as cle_action,
+        row_number() over (partition by lues.snapshot_id order by lues.numero_ligne) as position
     from (
         select
+            activites.snapshot_id,
+            activites.numero_ligne,
             cast(year(dates.jour) as integer) as annee,
             dates.jour,
             departements.code as departement,
             departements.action_du_reseau,
             types_action.indicateur,
+            types_action.cle_valeur as type_action_valeur,
+            activites.intitule,
+            activites.commune,
             a_participants,
             entier(activites.participants) as participants,
             a_duree,
@@ -362,6 +436,7 @@ activites as (
         inner join listes as types_action
             on types_action.liste = 'Type d''action' and types_action.cle = cle_ref(activites.type_action)
     ) as lues
+    inner join snapshots on snapshots.snapshot_id = lues.snapshot_id
     cross join sync
     where
         jour is not null
@@ -373,6 +448,34 @@ activites as (
         and not (a_duree and (duree is null or duree < 0))
         and not coalesce(duree > sync.duree_jours_max, false)
         and not coalesce(indicateur = 'sessions_formation' and coalesce(duree, 0) = 0, false)
+        and lues.snapshot_id not in (select snapshot_id from colonnes_americaines)
+),
+
+-- Copies counted once: a row of a later spreadsheet than its action's first, or of a pasted block.
+paires_actions as (
+    select suivante.snapshot_id, suivante.numero_ligne, suivante.position, suivante.position - precedente.position as ecart
+    from activites_valides as suivante
+    inner join activites_valides as precedente
+        on precedente.snapshot_id = suivante.snapshot_id
+        and precedente.cle_action = suivante.cle_action
+        and suivante.position - precedente.position >= 2
+),
+
+copies_de_bloc as (
+    select distinct paire.snapshot_id, paire.numero_ligne
+    from paires_actions as paire
+    inner join paires_actions as voisine
+        on voisine.snapshot_id = paire.snapshot_id
+        and voisine.ecart = paire.ecart
+        and abs(voisine.position - paire.position) = 1
+),
+
+activites as (
+    select rangees.annee, rangees.departement, rangees.indicateur, rangees.duree
+    from (select *, min(titre) over (partition by cle_action) as premier_titre from activites_valides) as rangees
+    left join copies_de_bloc
+        on copies_de_bloc.snapshot_id = rangees.snapshot_id and copies_de_bloc.numero_ligne = rangees.numero_ligne
+    where rangees.premier_titre = rangees.titre and copies_de_bloc.numero_ligne is null
 ),
 
 -- ---------------------------------------------------------------------------------------------------
@@ -597,21 +700,23 @@ effectifs as (
         select
             annees.annee,
             coalesce(promeneurs.departement, 'ensemble') as departement,
+            -- Day conventions: the charter date is the first day active, the exit date the last. The end of
+            -- year N is the stock on the evening of 31 December, its start the end of N-1.
             count(*) filter (
-                where promeneurs.charte <= make_date(annees.annee, 1, 1)
+                where promeneurs.charte < make_date(annees.annee, 1, 1)
                     and coalesce(promeneurs.sortie >= make_date(annees.annee, 1, 1), true)
             ) as promeneurs_actifs_debut_annee,
-            count(*) filter (where coalesce(promeneurs.sortie >= make_date(annees.annee, 12, 31), true))
+            count(*) filter (where coalesce(promeneurs.sortie > make_date(annees.annee, 12, 31), true))
                 as promeneurs_actifs_fin_annee,
-            count(*) filter (where promeneurs.charte > make_date(annees.annee, 1, 1)) as nouveaux_promeneurs,
+            count(*) filter (where promeneurs.charte >= make_date(annees.annee, 1, 1)) as nouveaux_promeneurs,
             count(*) filter (
                 where promeneurs.sortie >= make_date(annees.annee, 1, 1)
-                    and promeneurs.sortie < make_date(annees.annee, 12, 31)
+                    and promeneurs.sortie <= make_date(annees.annee, 12, 31)
             ) as sorties,
             count(distinct promeneurs.profil)
-                filter (where coalesce(promeneurs.sortie >= make_date(annees.annee, 12, 31), true)) as types_profils,
+                filter (where coalesce(promeneurs.sortie > make_date(annees.annee, 12, 31), true)) as types_profils,
             count(distinct promeneurs.type_structure)
-                filter (where coalesce(promeneurs.sortie >= make_date(annees.annee, 12, 31), true)) as types_structures
+                filter (where coalesce(promeneurs.sortie > make_date(annees.annee, 12, 31), true)) as types_structures
         from promeneurs
         inner join annees on promeneurs.charte <= make_date(annees.annee, 12, 31)
         group by grouping sets ((annees.annee, promeneurs.departement), (annees.annee))

@@ -13,7 +13,7 @@ hold.
 
 Two outputs:
 - a folder of Google-style CSV exports (`<title> - <tab>.csv`) plus `sources.toml`, for
-  `pdn sync --source DIR`;
+  `pdn synchroniser --source DIR`;
 - a JSON document for `tests.google_emulator.GoogleEmulator.load_json` (typed cells: ints, floats,
   date serials) plus a `sources.toml` holding the spreadsheet keys, for `PDN_SOURCES` and
   `PDN_SHEETS_API_URL`.
@@ -830,14 +830,16 @@ def expected_indicators(network: GeneratedNetwork) -> pd.DataFrame:
         values.append(frame.assign(annee=annee, indicateur=indicateur))
 
     for annee in annees:  # one pass per year (ten at most)
+        # Day conventions (dbt/macros/promeneurs.sql): the charter date is the first day active, the exit date
+        # the last; the end of a year is the stock on the evening of 31 December, its start the end of the last.
         debut, fin = pd.Timestamp(annee, 1, 1), pd.Timestamp(annee, 12, 31)
         flags = pd.DataFrame(
             {
                 "departement": promeneurs["departement"],
-                "promeneurs_actifs_debut_annee": (charte <= debut) & (sortie.isna() | (sortie >= debut)),
-                "promeneurs_actifs_fin_annee": (charte <= fin) & (sortie.isna() | (sortie >= fin)),
-                "nouveaux_promeneurs": (charte > debut) & (charte <= fin),
-                "sorties": (charte <= fin) & (sortie >= debut) & (sortie < fin),
+                "promeneurs_actifs_debut_annee": (charte < debut) & (sortie.isna() | (sortie >= debut)),
+                "promeneurs_actifs_fin_annee": (charte <= fin) & (sortie.isna() | (sortie > fin)),
+                "nouveaux_promeneurs": (charte >= debut) & (charte <= fin),
+                "sorties": (sortie >= debut) & (sortie <= fin),
             }
         )
         sums = flags.groupby("departement").sum()

@@ -3,7 +3,7 @@
     make bench        # = .venv/bin/python -m bench.run   (about 12 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick   # one run of each, smaller growth curve: a smoke test
 
-What it measures, every sync being `pdn sync` in a cold child process with fresh warehouse and
+What it measures, every sync being `pdn synchroniser` in a cold child process with fresh warehouse and
 private folders:
 - the bundled sample (files source) against a trivial 3-task Prefect flow run the same way;
 - a national network (101 départements x 10 years, bench.generator) served by the local Sheets
@@ -177,7 +177,7 @@ class DbtProfile:
 
 @dataclass
 class SyncRun:
-    """A measured `pdn sync`: the child process, its run report, dbt's profile and the SQL floor."""
+    """A measured `pdn synchroniser`: the child process, its run report, dbt's profile and the SQL floor."""
 
     child: ChildRun
     report: dict
@@ -272,7 +272,8 @@ def dbt_nodes(work: Path) -> dict[str, int]:
 
 def floor_statements() -> tuple[list[str], str]:
     """bench/floor.sql as (helper macros, the query)."""
-    text = FLOOR_SQL.read_text(encoding="utf-8").replace("{seeds}", str(SEEDS_DIR))
+    # {seeds} sits inside the template's quotes (read_csv takes no parameter in a macro): quotes doubled.
+    text = FLOOR_SQL.read_text(encoding="utf-8").replace("{seeds}", str(SEEDS_DIR).replace("'", "''"))
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     statements = [s.strip() for s in body.split(";") if s.strip()]
     return statements[:-1], statements[-1]
@@ -283,7 +284,7 @@ def run_floor(raw_db: Path, repeats: int) -> tuple[float, pd.DataFrame]:
     macros, query = floor_statements()
     with duckdb.connect() as con:
         con.execute("set enable_progress_bar = false")
-        con.execute(f"attach '{raw_db}' as raw (read_only)")
+        con.execute("attach ? as raw (read_only)", [str(raw_db)])
         for statement in macros:
             con.execute(statement)
         times, result = [], None
@@ -320,7 +321,7 @@ def run_sync(
     emulator=None,
     prior_syncs: int = 0,
 ) -> SyncRun:
-    """One cold `pdn sync` in fresh folders, then the floor on its raw history; folders removed after.
+    """One cold `pdn synchroniser` in fresh folders, then the floor on its raw history; folders removed after.
 
     `prior_syncs`: unmeasured syncs first, in the same folders: the measured one is then a night with a
     history (dbt's partial-parse state, a published warehouse to compare with), not the first ever."""
@@ -702,7 +703,7 @@ def render(**r) -> str:
         f"Written by `bench/run.py` on {datetime.now(timezone.utc).isoformat(timespec='seconds')} "
         f"(took {r['total_s'] / 60:.1f} min). All figures are **medians**: {sample['runs']} runs of the sample and of "
         f"the trivial flow, {national['runs']} of the national network, {args.growth_runs} per growth point. Every sync "
-        "is `pdn sync` in a cold child process with fresh warehouse and private folders, except *nightly*: the second "
+        "is `pdn synchroniser` in a cold child process with fresh warehouse and private folders, except *nightly*: the second "
         "sync of the sample in the same folders (a night with a history: dbt's partial-parse state, a warehouse "
         "published the night before). Seconds unless stated.",
         "",
@@ -790,7 +791,7 @@ def render(**r) -> str:
         "The dbt step split with `dbt.log` and `run_results.json`: start-up (adapter registration), project parse, "
         "execution (seeds, models and data tests on `PDN_DBT_THREADS` threads, 4 by default; unit tests run in the "
         "test suite, not nightly), and the rest (waiting for the parse ahead if it is not over, writing dbt's "
-        "artifacts). `pdn sync` imports dbt and parses the project in a thread while Prefect starts its temporary "
+        "artifacts). `pdn synchroniser` imports dbt and parses the project in a thread while Prefect starts its temporary "
         "server (`flows/pipeline/transform.py`, `_ParseAhead`), then imports Great Expectations: the parse column is "
         "0 when the build used that manifest. What that work costs on its own is in the import table under "
         "*Prefect's fixed cost*. Node time is summed over nodes, so with several threads it can exceed the execution "
@@ -834,9 +835,9 @@ def render(**r) -> str:
         md_table(
             ["Cold process", "wall", "peak RSS, tree (MiB)"],
             [["trivial 3-task flow (`bench/trivial_flow.py`)", trivial_wall, trivial_rss],
-             ["`pdn sync` on the sample, first sync", sample["wall"], sample["tree_peak"]],
+             ["`pdn synchroniser` on the sample, first sync", sample["wall"], sample["tree_peak"]],
              ["ratio", ratio_sample, "–"],
-             ["`pdn sync` on the sample, nightly", nightly["wall"], nightly["tree_peak"]],
+             ["`pdn synchroniser` on the sample, nightly", nightly["wall"], nightly["tree_peak"]],
              ["ratio", ratio_nightly, "–"]],
         ),
         "",
@@ -849,7 +850,7 @@ def render(**r) -> str:
         "",
         "`make bench` (= `.venv/bin/python -m bench.run`; `--quick` for a one-run smoke test, `--help` for the knobs). "
         "A network alone: `.venv/bin/python -m bench.generator --network national --scale 1 --format csv --out DIR`, "
-        "then `pdn sync --source DIR`; `--format json` writes `emulateur.json` and a `sources.toml` with keys for the "
+        "then `pdn synchroniser --source DIR`; `--format json` writes `emulateur.json` and a `sources.toml` with keys for the "
         "Sheets emulator.",
         "",
     ]

@@ -6,6 +6,7 @@ import argparse
 import gc
 import sys
 
+from flows.argparse_fr import FrenchArgumentParser, use_french
 from flows.ops.summary import format_summary
 from flows.settings import silence_telemetry
 
@@ -52,6 +53,20 @@ def _import_great_expectations() -> None:
     warm_up()
 
 
+def _temporary_server_did_not_start() -> str:
+    """The cause and the fix, when Prefect's temporary server does not answer in time."""
+    import os
+
+    from flows.settings import EPHEMERAL_STARTUP_TIMEOUT
+
+    return (
+        f"Le serveur Prefect temporaire n'a pas démarré dans le délai ({os.environ.get(EPHEMERAL_STARTUP_TIMEOUT)} s) : "
+        "la machine est très chargée, ou le dossier de Prefect (PREFECT_HOME) est inaccessible. Rien n'a été "
+        f"publié. Relancez `pdn sync` plus tard, ou allongez le délai avec la variable {EPHEMERAL_STARTUP_TIMEOUT} "
+        "(en secondes) ; pour la synchronisation nocturne, un serveur permanent (`prefect server start`) évite cette attente."
+    )
+
+
 def _sync(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
     from flows.pipeline.transform import forget_parse_ahead, parse_ahead
@@ -61,15 +76,23 @@ def _sync(args: argparse.Namespace) -> int:
         # dbt's import and parse, then Great Expectations' import, fill the seconds the server takes to start.
         parse_ahead(args.replay, then=_import_great_expectations)
     from flows.pipeline.sync import nightly_sync
+    from flows.screen import SourceFolder  # Prefect stores the flow's parameters: never the folder's path
 
     try:
         report = nightly_sync(
-            source_dir=args.source, full=args.full, replay=args.replay, accept_drop=args.accept_drop
+            source_dir=SourceFolder.of(args.source) if args.source else None, full=args.full, replay=args.replay,
+            accept_drop=args.accept_drop,
+            reviser=args.reviser,
         )
+    except RuntimeError as err:
+        if "ephemeral Prefect API server" not in str(err):
+            raise
+        print(_temporary_server_did_not_start(), file=sys.stderr)
+        return 1
     except PdnError as err:
         report = getattr(err, "report", None)
         print(format_summary(report) if report else str(err), file=sys.stderr)
-        if report and report.get("message") != str(err):
+        if report and str(err) not in (report.get("message") or ""):  # the report's message may add to it
             print(f"  {err}", file=sys.stderr)
         return err.exit_code
     finally:
@@ -104,17 +127,53 @@ def _status(args: argparse.Namespace) -> int:
     return code
 
 
+def _with_sound_history(settings):
+    """The settings, once the raw history reads back whole; else DamagedHistory, which names `pdn reparer`."""
+    from flows.ops.repair import check_raw_history
+
+    check_raw_history(settings)
+    return settings
+
+
+def _reparer(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.ops.repair import format_repair, repair
+    from flows.settings import load_settings
+
+    try:
+        result = repair(load_settings(), from_scratch=args.repartir_de_zero)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(format_repair(result))
+    return 0
+
+
 def _purge(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
     from flows.ops.purge import format_purge, run_purge
     from flows.settings import load_settings
 
     try:
-        summary = run_purge(load_settings(), years=args.annees, dry_run=args.simulation)
+        summary = run_purge(_with_sound_history(load_settings()), years=args.annees, dry_run=args.simulation)
     except PdnError as err:
         print(str(err), file=sys.stderr)
         return err.exit_code
     print(format_purge(summary))
+    return 0
+
+
+def _cloturer(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.ops.closing import close_year, format_closure
+    from flows.settings import load_settings
+
+    try:
+        closure = close_year(load_settings(), args.annee)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(format_closure(closure))
     return 0
 
 
@@ -139,19 +198,21 @@ def _confirmed() -> bool:
 
 
 def _oubli(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from flows.errors import PdnError
     from flows.ops.erasure import format_erasure, format_plan, preview_erasure, run_erasure
     from flows.settings import load_settings
 
     try:
-        settings = load_settings()
+        settings = _with_sound_history(load_settings())
         request = _subject_request(args)
         print(format_plan(preview_erasure(settings, request)))
         if not (args.oui or _confirmed()):
             print("Effacement annulé : rien n'a été modifié.", file=sys.stderr)
             return 2
         _prepare_prefect_process(args.verbose)
-        summary = run_erasure(settings, request)
+        summary = run_erasure(settings, request, source_dir=Path(args.source) if args.source else None)
     except PdnError as err:
         print(str(err), file=sys.stderr)
         return err.exit_code
@@ -174,7 +235,7 @@ def _acces(args: argparse.Namespace) -> int:
     from flows.settings import load_settings
 
     try:
-        summary = write_access_extract(load_settings(), _subject_request(args))
+        summary = write_access_extract(_with_sound_history(load_settings()), _subject_request(args))
     except PdnError as err:
         print(str(err), file=sys.stderr)
         return err.exit_code
@@ -222,6 +283,12 @@ def _report(args: argparse.Namespace) -> int:
             print(report.placeholder_summary(settings, args.year))
             return 0
         config = report.bilan_config(settings, Path(args.source) if args.source else None)
+        if args.brouillon:
+            draft, draft_pdf = report.produce_draft(settings, args.year, config, pdf=args.pdf)
+            print(f"Brouillon à relire (textes à compléter surlignés), à ne pas envoyer à la CAF : {draft}")
+            if draft_pdf:
+                print(f"  PDF du brouillon : {draft_pdf}")
+            return 0
         files = report.produce_bilan(settings, args.year, config, pdf=args.pdf)
     except PdnError as err:
         print(str(err), file=sys.stderr)
@@ -234,6 +301,22 @@ def _report(args: argparse.Namespace) -> int:
     print(f"  Indicateurs pour la CAF (Excel) : {files.xlsx}")
     print(f"  Indicateurs pour la CAF (CSV, format long) : {files.csv}")
     print(f"  Qualité des données (pour la coordination, à ne pas envoyer) : {files.qualite}")
+    return 0
+
+
+def _rekey(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flows.errors import PdnError
+    from flows.ops.rekey import format_rekey, run_rekey
+    from flows.settings import load_settings
+
+    try:
+        summary = run_rekey(load_settings(), Path(args.ancienne_cle_fichier) if args.ancienne_cle_fichier else None)
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(format_rekey(summary))
     return 0
 
 
@@ -274,61 +357,107 @@ def _modele(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(commands, name: str, help: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """A subcommand under its French name (its former English name still works), with its help as description."""
+    return commands.add_parser(name, aliases=list(aliases), help=help, description=help[0].upper() + help[1:] + ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The `pdn` command line."""
-    parser = argparse.ArgumentParser(prog="pdn", description="Entrepôt de données Promeneurs du Net")
-    commands = parser.add_subparsers(dest="command", required=True)
-    sync = commands.add_parser("sync", help="synchroniser les sources et publier l'entrepôt")
+    """The `pdn` command line, in French; the former English names stay as aliases (cron lines, deployments)."""
+    use_french()
+    parser = FrenchArgumentParser(prog="pdn", description="Entrepôt de données Promeneurs du Net.")
+    commands = parser.add_subparsers(dest="command", required=True, title="commandes", metavar="COMMANDE")
+    sync = _command(commands, "synchroniser", "synchroniser les sources et publier l'entrepôt", ("sync",))
     sync.add_argument("--source", metavar="DOSSIER", help="lire un dossier d'exports (CSV ou XLSX)")
-    sync.add_argument("--full", action="store_true", help="relire tous les tableurs, même inchangés")
-    sync.add_argument("--replay", metavar="SYNC_ID", help="reconstruire à partir d'un instantané brut passé")
+    sync.add_argument("--complet", "--full", dest="full", action="store_true",
+                      help="relire tous les tableurs, même inchangés")
+    sync.add_argument("--rejouer", "--replay", dest="replay", metavar="SYNC_ID",
+                      help="reconstruire à partir d'un instantané brut passé")
     sync.add_argument(
-        "--accept-drop",
-        action="store_true",
+        "--accepter-baisse", "--accept-drop", dest="accept_drop", action="store_true",
         help="accepter une fois une forte baisse du nombre de lignes d'un onglet (onglet vidé volontairement)",
     )
-    sync.add_argument("--verbose", action="store_true", help="afficher aussi les journaux de Prefect")
+    sync.add_argument(
+        "--reviser", type=int, action="append", metavar="ANNÉE",
+        help="publier les nouveaux chiffres d'une année close (répétable) ; la révision est enregistrée",
+    )
+    sync.add_argument("--details", "--verbose", dest="verbose", action="store_true",
+                      help="afficher aussi les journaux de Prefect")
     sync.set_defaults(handler=_sync)
-    serve = commands.add_parser("serve", help="planifier la synchronisation nocturne (serveur Prefect requis)")
+    serve = _command(
+        commands, "planifier", "servir la planification nocturne jusqu'à l'arrêt (serveur Prefect requis)", ("serve",)
+    )
     serve.set_defaults(handler=_serve)
-    status = commands.add_parser("status", help="dernières synchronisations ; code 4 si l'entrepôt n'est plus à jour")
+    status = _command(
+        commands, "etat", "dernières synchronisations ; code 4 si l'entrepôt n'est plus à jour", ("status",)
+    )
     status.add_argument("--nombre", type=int, default=10, metavar="N", help="nombre d'exécutions affichées (10)")
     status.set_defaults(handler=_status)
-    purge = commands.add_parser("purge", help="appliquer la durée de conservation à l'historique brut (RGPD)")
+    purge = _command(commands, "purger", "appliquer la durée de conservation à l'historique brut (RGPD)", ("purge",))
     purge.add_argument("--annees", type=int, metavar="N", help="durée de conservation (défaut : PDN_RETENTION_YEARS, 3)")
     purge.add_argument("--simulation", action="store_true", help="compter sans rien supprimer")
     purge.set_defaults(handler=_purge)
-    oubli = commands.add_parser(
-        "oubli", help="effacer une personne de tout l'historique, puis republier sans elle (RGPD, droit à l'effacement)"
+    cloturer = _command(
+        commands, "cloturer", "clore une année (bilan envoyé à la CAF) : ses chiffres publiés ne bougeront plus"
+    )
+    cloturer.add_argument("annee", type=int, metavar="ANNÉE", help="l'année à clore, par exemple 2019")
+    cloturer.set_defaults(handler=_cloturer)
+    oubli = _command(
+        commands, "oubli", "effacer une personne de tout l'historique, puis republier sans elle (RGPD, droit à l'effacement)"
     )
     _add_person_arguments(oubli)
     oubli.add_argument("--oui", action="store_true", help="ne pas demander de confirmation (scripts)")
-    oubli.add_argument("--verbose", action="store_true", help="afficher aussi les journaux de Prefect")
+    oubli.add_argument("--source", metavar="DOSSIER", help="dossier d'exports dont le sources.toml sert au bilan refait")
+    oubli.add_argument("--details", "--verbose", dest="verbose", action="store_true",
+                       help="afficher aussi les journaux de Prefect")
     oubli.set_defaults(handler=_oubli)
-    acces = commands.add_parser(
-        "acces", help="extraire tout ce qui est détenu sur une personne, dans le dossier privé (RGPD, droit d'accès)"
+    acces = _command(
+        commands, "acces", "extraire tout ce qui est détenu sur une personne, dans le dossier privé (RGPD, droit d'accès)"
     )
     _add_person_arguments(acces)
     acces.set_defaults(handler=_acces)
-    alert = commands.add_parser("essai-alerte", help="envoyer un message d'essai sur les canaux d'alerte configurés")
+    rekey = _command(
+        commands, "recle",
+        "passer l'historique brut à une nouvelle clé de pseudonymisation (celle en usage), l'ancienne donnée",
+        ("rekey",),
+    )
+    rekey.add_argument(
+        "--ancienne-cle-fichier", metavar="FICHIER",
+        help="fichier de l'ancienne clé (sinon : variable PDN_ANCIEN_PSEUDONYM_KEY)",
+    )
+    rekey.set_defaults(handler=_rekey)
+    reparer = _command(
+        commands, "reparer", "reconstruire l'historique brut endommagé depuis sa dernière sauvegarde (dossier privé)"
+    )
+    reparer.add_argument(
+        "--repartir-de-zero", action="store_true",
+        help="sans sauvegarde lisible : mettre l'historique endommagé de côté et repartir d'un historique vide",
+    )
+    reparer.set_defaults(handler=_reparer)
+    alert = _command(commands, "essai-alerte", "envoyer un message d'essai sur les canaux d'alerte configurés")
     alert.set_defaults(handler=_alert_test)
-    report = commands.add_parser(
-        "report", help="écrire le bilan annuel (HTML, PDF), les indicateurs pour la CAF (XLSX, CSV) et la page qualité"
+    report = _command(
+        commands, "rapport",
+        "écrire le bilan annuel (HTML, PDF), les indicateurs pour la CAF (XLSX, CSV) et la page qualité", ("report",),
     )
     report.add_argument(
-        "--year", "--annee", dest="year", type=int, metavar="ANNÉE",
+        "--annee", "--year", dest="year", type=int, metavar="ANNÉE",
         help="année du bilan (par défaut : la dernière année de l'entrepôt publié)",
     )
     report.add_argument("--pdf", action="store_true", help="écrire aussi le PDF (Chromium sans interface)")
     report.add_argument("--source", metavar="DOSSIER", help="dossier dont le sources.toml déclare les récits")
     report.add_argument("--marqueurs", action="store_true", help="lister les marqueurs utilisables dans le récit")
     report.add_argument("--modele-recit", metavar="FICHIER", help="écrire un modèle de récit (Markdown) à compléter")
-    report.set_defaults(handler=_report)
-    docs = commands.add_parser("docs", help="générer la documentation des données (dbt docs) de l'entrepôt publié")
-    docs.set_defaults(handler=_docs)
-    modele = commands.add_parser(
-        "modele", help="mettre le tableur de suivi au modèle (onglets, en-têtes, listes, menus déroulants)"
+    report.add_argument(
+        "--brouillon", action="store_true",
+        help="écrire un brouillon à relire (brouillon-bilan-ANNÉE.html), textes du modèle à compléter surlignés",
     )
+    report.set_defaults(handler=_report)
+    docs = _command(
+        commands, "documentation", "générer la documentation des données (dbt docs) de l'entrepôt publié", ("docs",)
+    )
+    docs.set_defaults(handler=_docs)
+    modele = _command(commands, "modele", "mettre le tableur de suivi au modèle (onglets, en-têtes, listes, menus déroulants)")
     target = modele.add_mutually_exclusive_group()
     target.add_argument(
         "--cle", metavar="CLE_OU_URL", help="clé ou adresse du tableur (défaut : le [[suivi]] de sources.toml)"
@@ -342,9 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pdn` command: the CLI's error boundary (a French message, never a traceback)."""
-    from flows.errors import PdnError, safe_error
+    from flows.errors import PdnError, quiet_log_write_failures, safe_error
 
     silence_telemetry()
+    quiet_log_write_failures()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -29,9 +29,16 @@ QUIET_TOOLS_ENV = {
 DEFAULT_CRON = "0 4 * * *"  # 04:00 Paris time: after the hour that DST skips or repeats
 
 
+# Prefect's temporary server (a `pdn synchroniser` with no PREFECT_API_URL) creates and migrates its database on a cold
+# PREFECT_HOME: 40 s and more on a loaded 2-core machine, against Prefect's own 20 s default. Still overridable.
+EPHEMERAL_STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+TOOL_DEFAULTS_ENV = {EPHEMERAL_STARTUP_TIMEOUT: "300"}
+
+
 def silence_telemetry() -> None:
-    """Turn off every tool's usage reporting for this process and its children."""
-    for name, value in QUIET_TOOLS_ENV.items():
+    """Turn off every tool's usage reporting for this process and its children, and set the project's defaults
+    for their other settings (each still overridable from the environment)."""
+    for name, value in (QUIET_TOOLS_ENV | TOOL_DEFAULTS_ENV).items():
         os.environ.setdefault(name, value)
 
 
@@ -141,20 +148,48 @@ class Settings:
     def lock_file(self) -> Path:
         return self.warehouse_dir / ".pdn-sync.lock"
 
+    @property
+    def pseudonym_key_file(self) -> Path:
+        """Where the key is kept when PDN_PSEUDONYM_KEY is not set (owner-only, in the private folder)."""
+        return self.private_dir / "pseudonym.key"
+
     def pseudonym_key(self) -> bytes:
-        """Secret for pseudonymous keys: PDN_PSEUDONYM_KEY, else a random key kept in the private dir."""
+        """Secret for pseudonymous keys: PDN_PSEUDONYM_KEY, else the key file; a French refusal when neither.
+
+        Never made up here: a key created silently for real sources would key the history anew, and every
+        erasure made under the old one would stop protecting (only the bundled sample gets one, see
+        create_sample_key)."""
         from_env = os.environ.get("PDN_PSEUDONYM_KEY")
         if from_env:
             return from_env.encode()
-        key_file = self.private_dir / "pseudonym.key"
-        if not key_file.exists():
-            from flows.storage import ensure_private_dir
+        try:
+            key = self.pseudonym_key_file.read_text(encoding="utf-8").strip().encode()
+        except FileNotFoundError:
+            key = b""
+        if not key:
+            from flows.errors import InputError
 
-            ensure_private_dir(self.private_dir)
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        return key_file.read_text().strip().encode()
+            raise InputError(
+                "Aucune clé de pseudonymisation : définissez la variable PDN_PSEUDONYM_KEY (au moins 32 caractères "
+                "aléatoires, par exemple le résultat de « python -c \"import secrets; print(secrets.token_hex(32))\" »)"
+                f", ou écrivez-la dans {self.pseudonym_key_file} (lisible par vous seul·e). Gardez-en une copie "
+                "en lieu sûr (coffre-fort de mots de passe), hors du dossier de l'entrepôt : sans elle, "
+                "l'historique ne peut plus être complété et les effacements ne protègent plus. Une clé n'est "
+                "créée d'office que pour l'échantillon fourni (pdn synchroniser sans PDN_SOURCES ni --source)."
+            )
+        return key
+
+    def create_sample_key(self) -> bool:
+        """The bundled sample's run only: a random key file when no key is set; True when one was created."""
+        if os.environ.get("PDN_PSEUDONYM_KEY") or self.pseudonym_key_file.exists():
+            return False
+        from flows.storage import ensure_private_dir
+
+        ensure_private_dir(self.private_dir)
+        fd = os.open(self.pseudonym_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        return True
 
 
 def load_google_settings() -> GoogleSettings:

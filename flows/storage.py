@@ -1,7 +1,9 @@
-"""Small file-system habits shared by every module: durable atomic replacement and private permissions."""
+"""Small file-system habits shared by every module: durable atomic replacement, private permissions, and
+reading a DuckDB file back whole to find damage."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -13,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 PRIVATE_DIR_MODE = 0o700  # the private folder holds personal data: owner only
 PRIVATE_FILE_MODE = 0o600
+# DuckDB's words when another process holds a file read-write: the file is busy, not damaged.
+_LOCKED = ("Could not set lock", "Conflicting lock")
 
 
 def fsync(path: Path) -> None:
@@ -76,7 +80,7 @@ def ensure_private_dir(private_dir: Path) -> list[str]:
         if path.is_symlink():
             continue
         wanted = PRIVATE_DIR_MODE if path.is_dir() else PRIVATE_FILE_MODE
-        mode = stat.S_IMODE(path.stat().st_mode)
+        mode = stat.S_IMODE(path.stat().st_mode) & 0o777  # a sticky bit (a mount point) opens nothing
         if mode & ~wanted:
             os.chmod(path, wanted)
             relative = "." if path == private_dir else str(path.relative_to(private_dir))
@@ -85,3 +89,33 @@ def ensure_private_dir(private_dir: Path) -> list[str]:
                 f"ramenés à {wanted:o} (données personnelles)."
             )
     return warnings
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file: ties a run report to the file it published, and the raw history to its last landing."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def database_damage(database: Path) -> str | None:
+    """Why a DuckDB file cannot be read back whole (French), or None when every block of every table reads.
+
+    Counting rows reads no data block; hashing every column of every row does, and DuckDB checks each block's
+    checksum as it reads it: a truncated file, garbage or a flipped byte in a table shows up here."""
+    import duckdb
+
+    if not database.exists():
+        return "le fichier est absent"
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            tables = con.execute("select schema_name, table_name from duckdb_tables() where not internal").fetchall()
+            for schema, table in tables:
+                con.execute(f'select count(*), bit_xor(hash(columns(*))) from "{schema}"."{table}"').fetchall()
+    except duckdb.Error as err:
+        if any(words in str(err) for words in _LOCKED):
+            return None  # busy, not damaged: whoever holds it will say if it is not readable
+        return f"il ne se relit pas ({type(err).__name__})"
+    return None

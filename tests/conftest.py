@@ -15,6 +15,7 @@ from flows.settings import Settings, load_settings  # noqa: E402
 # Files with the longest syncs run first: with one file per worker (`--dist loadfile`), a heavy file handed out
 # last keeps one core busy for a minute while the other has nothing left to run.
 HEAVY_FILES_FIRST = (
+    "tests/pipeline/test_faults.py",
     "tests/ops/test_erasure.py",
     "tests/pipeline/test_crash_safety.py",
     "tests/test_bad_input.py",
@@ -25,6 +26,14 @@ HEAVY_FILES_FIRST = (
     "tests/outputs/test_report.py",
     "tests/pipeline/test_replay.py",
     "tests/test_generator.py",
+    "tests/ops/test_unattended.py",
+    "tests/ops/test_rekey.py",
+    "tests/test_paths.py",
+    "tests/test_privacy_metadata.py",
+    "tests/pipeline/test_stints.py",
+    "tests/pipeline/test_tabs_and_files.py",
+    "tests/pipeline/test_duplicates.py",
+    "tests/pipeline/test_dates.py",
 )
 
 
@@ -184,7 +193,7 @@ class PublishedSample:
 
 @pytest.fixture(scope="session")
 def published_sample(prefect_harness, tmp_path_factory) -> PublishedSample:
-    """Run `nightly_sync` once on the sample, with nothing configured, as `pdn sync` does."""
+    """Run `nightly_sync` once on the sample, with nothing configured, as `pdn synchroniser` does."""
     from flows.pipeline.sync import nightly_sync
 
     root = tmp_path_factory.mktemp("published-sample")
@@ -206,7 +215,7 @@ def use_warehouse(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
 
 
 def use_warehouse_and_files(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
-    """use_warehouse, with no configured source: what `pdn sync --source FOLDER` reads is the folder alone."""
+    """use_warehouse, with no configured source: what `pdn synchroniser --source FOLDER` reads is the folder alone."""
     use_warehouse(monkeypatch, root)
     for name in ("PDN_SOURCES", "PDN_SHEETS_API_URL"):
         monkeypatch.delenv(name, raising=False)

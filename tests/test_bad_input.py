@@ -1,4 +1,4 @@
-"""Bad input, as coordinators really produce it, through `pdn sync`.
+"""Bad input, as coordinators really produce it, through `pdn synchroniser`.
 
 Every case either stops with a French message and exit 2, leaving the published warehouse byte-identical,
 or is read: then every non-blank sheet row is counted or quarantined at its own row, and the published
@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
+from flows.ops.summary import format_summary
 from flows.settings import SAMPLE_DIR
 from flows.sources.catalogue import load_catalogue
 from flows.sources.contract import ACTIVITES, PROMENEURS, REPONSES, TableContract, map_header, normalise_label
@@ -51,7 +52,7 @@ def sample_copy(tmp_path: Path) -> Path:
 
 
 def sync(capsys, folder: Path | None = None, *extra: str) -> tuple[int, str]:
-    """`pdn sync` in this process (Prefect's test server); returns the exit code and everything printed."""
+    """`pdn synchroniser` in this process (Prefect's test server); returns the exit code and everything printed."""
     args = ["sync", *(["--source", str(folder)] if folder else []), *extra]
     code = main(args)
     captured = capsys.readouterr()
@@ -303,20 +304,29 @@ ROW_CASES = [
     (PROMENEURS_FILE, {"date_signature_charte": ""}, "Date de signature de la charte manquante"),
     (PROMENEURS_FILE, {"date_signature_charte": "le 3 mai"}, "Date de signature de la charte illisible"),
     (PROMENEURS_FILE, {"date_signature_charte": "05/03/1905"}, "Date de signature de la charte invraisemblable (avant le 01/01/2010)"),
-    (PROMENEURS_FILE, {"date_signature_charte": "2"}, "Date de signature de la charte invraisemblable (avant le 01/01/2010)"),
+    # A number below Excel's plausible serials (20000 = 1954) is no date; a bare year is an incomplete one.
+    (PROMENEURS_FILE, {"date_signature_charte": "2"}, "Date de signature de la charte illisible"),
+    (PROMENEURS_FILE, {"date_signature_charte": "03/2019"}, "Date de signature de la charte incomplète"),
     (PROMENEURS_FILE, {"date_signature_charte": "01/01/2099"}, "Date de signature de la charte postérieure à la synchronisation"),
     (PROMENEURS_FILE, {"date_sortie": "bientôt"}, "Date de sortie illisible"),
+    (PROMENEURS_FILE, {"date_sortie": "2019"}, "Date de sortie incomplète (jour, mois et année attendus)"),
     (PROMENEURS_FILE, {"date_sortie": "01/02/2019"}, "Date de sortie antérieure à la signature de la charte"),
     (PROMENEURS_FILE, {"date_sortie": "31/12/2099"}, "Date de sortie invraisemblable (plus de 12 mois après"),
-    (PROMENEURS_FILE, {"email": "DUPLICATE"}, "Promeneur en double : même personne que la ligne 2"),
+    # The first Promeneur again (one address with another name would be a shared mailbox: two people, flagged).
+    (PROMENEURS_FILE, {"email": "DUPLICATE", "nom": "BERTRAND", "prenom": "Léa"},
+     "Promeneur en double : même personne que la ligne 2"),
     (PROMENEURS_FILE, SAME_PERSON_OTHER_SPELLING, "Promeneur en double : même personne que la ligne 2"),
     (PROMENEURS_FILE, SAME_NAME_NO_EMAIL, "Promeneur peut-être en double : même nom et même structure que la ligne 2"),
     (ACTIVITES_FILE, {"date": ""}, "Date manquante"),
     (ACTIVITES_FILE, {"date": "31/02/2019"}, "Date illisible"),
     (ACTIVITES_FILE, {"date": "12/05/1999"}, "Date invraisemblable (avant le 01/01/2010)"),
-    (ACTIVITES_FILE, {"date": "2"}, "Date invraisemblable (avant le 01/01/2010)"),
+    (ACTIVITES_FILE, {"date": "2"}, "Date illisible"),
+    (ACTIVITES_FILE, {"date": "2019"}, "Date incomplète (jour, mois et année attendus)"),
+    (ACTIVITES_FILE, {"date": "juin-19"}, "Date incomplète (jour, mois et année attendus)"),
     (ACTIVITES_FILE, {"date": "12/05/2099"}, "Date invraisemblable (postérieure à la synchronisation"),
     (ACTIVITES_FILE, {"departement": "Atlantide"}, "Département non reconnu"),
+    # What French Excel makes of « 03/63 »: never read as 63.
+    (ACTIVITES_FILE, {"departement": "mars-63"}, "Département illisible (transformé en date par un tableur ?"),
     (ACTIVITES_FILE, {"departement": "23"}, "Département hors réseau"),
     (ACTIVITES_FILE, {"type_action": "Pique-nique"}, "Type d'action hors liste"),
     (ACTIVITES_FILE, {"type_action": ""}, "Type d'action manquant"),
@@ -394,9 +404,14 @@ FREE_TEXT_ACTION = {**VALID_ACTIVITE, "date": "12/05/2020", "public": "Léa Bert
                     "commune": "chez Léa Bertrand", "intitule": "Atelier avec lea.bertrand@example.org"}
 
 
+# A Listes tab adding a type of action, which no indicator counts: the run says so, naming it.
+TYPE_WITHOUT_INDICATOR = "Café numérique"
+LISTES_TAB = f"Liste,Valeur,Variantes acceptées\r\nType d'action,{TYPE_WITHOUT_INDICATOR},\r\n"
+
+
 @pytest.fixture(scope="module")
 def bad_rows_run(prefect_harness, tmp_path_factory):
-    """The sample plus one bad row per case, under a hostile title, synced once by `pdn sync`."""
+    """The sample plus one bad row per case, under a hostile title, synced once by `pdn synchroniser`."""
     root = tmp_path_factory.mktemp("bad-rows")
     exports = root / "exports"
     shutil.copytree(SAMPLE_DIR, exports)
@@ -423,6 +438,7 @@ def bad_rows_run(prefect_harness, tmp_path_factory):
             expected.append((TAB_OF_FILE[file_name], sheet_row, reason))
     for name in (PROMENEURS_FILE, ACTIVITES_FILE):
         (exports / name).rename(exports / name.replace("Suivi", HOSTILE_TITLE))
+    (exports / f"{HOSTILE_TITLE} - Listes.csv").write_text(LISTES_TAB, encoding="utf-8")
     config(exports, SAMPLE_CONFIG.replace('titre = "Suivi"', f'titre = "{HOSTILE_TITLE}"'))
     with pytest.MonkeyPatch.context() as patch:
         use_warehouse_and_files(patch, root)
@@ -455,6 +471,17 @@ def test_a_cell_outside_its_list_is_listed_and_its_row_still_counts(bad_rows_run
     before = indicators(published_sample.published_db, 2020)[("promeneurs_actifs_fin_annee", "03")]
     after = indicators(root / "warehouse" / "pdn.duckdb", 2020)[("promeneurs_actifs_fin_annee", "03")]
     assert after == before + flagged_promeneurs
+
+
+def test_a_listed_action_type_counting_in_no_indicator_is_named_in_a_warning(bad_rows_run):
+    _, _, code, report, _ = bad_rows_run
+    assert code == 0
+    warning = (f"Type d'action « {TYPE_WITHOUT_INDICATOR} » (onglet Listes) : ses actions comptent dans "
+               "bilan.activites, mais dans aucun indicateur du bilan")
+    assert [event for event in report["evenements"] if event.startswith(warning)]
+    assert warning in format_summary(report)
+    # Only it: the bundled types all feed an indicator.
+    assert len([event for event in report["evenements"] if "aucun indicateur" in event]) == 1
 
 
 def test_each_bad_row_is_quarantined_at_its_sheet_row_with_its_reason(bad_rows_run):
@@ -617,7 +644,7 @@ def test_a_stale_wal_is_set_aside_and_the_publication_stays_readable(french_exce
     published = root / "warehouse" / "pdn.duckdb"
     assert any("journal d'écriture (WAL)" in event for event in report["evenements"])
     assert not published.with_name("pdn.duckdb.wal").exists()
-    assert report_code == 0  # `pdn report` opens it
+    assert report_code == 0  # `pdn rapport` opens it
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("select count(*) from bilan.indicateurs_annuels").fetchone()[0] > 0
 

@@ -67,7 +67,7 @@ def sample_with_one_more_atelier(folder: Path) -> Path:
 
 @dataclass
 class Swap:
-    """What each connection saw before and after a `pdn sync` run in another process published."""
+    """What each connection saw before and after a `pdn synchroniser` run in another process published."""
 
     published: Path
     old: tuple = ()

@@ -99,7 +99,7 @@ def test_bilan_and_caf_exports_hold_no_personal_data(published_sample):
         assert not leaks(text)
 
 
-# --- Broken inputs, run as the coordinator runs them: `pdn sync` in its own process, its own Prefect ---------
+# --- Broken inputs, run as the coordinator runs them: `pdn synchroniser` in its own process, its own Prefect ---------
 
 import json  # noqa: E402
 import shutil  # noqa: E402

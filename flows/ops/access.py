@@ -3,6 +3,11 @@
 The person is found as for an erasure (flows/ops/subject.py). The extract lists, copy by copy, their roster
 fields, the actions of the activity log that name them and their questionnaire answers (question as asked,
 answer as given). It is written into the private folder, owner-only; the console shows its path and counts.
+
+What it quotes may name other people (« Contact : Léa Bertrand, lea.bertrand@… », in a comment about them):
+every other Promeneur's name (full name either order, civility and name, as landed in any sync), and every
+e-mail address or phone number that is not theirs, becomes « [autre personne] ». The rest of the text is
+theirs to read: quoting only the part about them would need to understand the sentence.
 """
 
 from __future__ import annotations
@@ -16,13 +21,44 @@ import duckdb
 import pandas as pd
 
 from flows.errors import InputError
-from flows.ops.subject import KEY_PREFIX, SubjectRequest, find_person
+from flows.identity import MentionFinder, contact_spans, mention_identities, merged_spans, pseudonym, replace_spans
+from flows.ops.subject import KEY_PREFIX, Person, SubjectRequest, find_person
 from flows.pipeline.publish import warehouse_lock
+from flows.pseudonym_keys import require_history_key
 from flows.settings import Settings
 from flows.sources.contract import ACTIVITES, PROMENEURS, REPONSES
 from flows.storage import private_umask, write_text_atomically
 
 ACCESS_FOLDER = "acces"  # in the private folder; `pdn oubli` deletes the extracts of the person it erases
+OTHER_PERSON = "[autre personne]"  # what replaces another person's name, address or phone in quoted text
+
+
+@dataclass(frozen=True)
+class OtherPeople:
+    """Who the extract must not name: every other Promeneur by name, and any address or phone not theirs."""
+
+    names: MentionFinder  # other Promeneurs' names (memory only)
+    person: MentionFinder  # the person's own mentions: never hidden from them
+
+    def hide(self, value: object) -> object:
+        """The value with other people's names, addresses and phones replaced (non-text values as they are)."""
+        if not isinstance(value, str):
+            return value
+        spans = self.names.spans(value) + contact_spans(value)
+        others = [(start, end) for start, end in spans if not self.person.spans(value[start:end])]
+        return replace_spans(value, merged_spans(others), OTHER_PERSON)
+
+
+def other_people(con: duckdb.DuckDBPyConnection, person: Person, key: bytes) -> OtherPeople:
+    """Every name of the roster history that is not the person's (homonyms included: theirs stays visible)."""
+    names = con.execute(
+        "select distinct prenom, nom from promeneurs where nullif(trim(prenom), '') is not null "
+        "and nullif(trim(nom), '') is not null and cle_promeneur not in (select unnest(?)) "
+        "and coalesce(cle_nom_structure not in (select unnest(?)), true)",  # their rows of a shared mailbox
+        [sorted(person.cles), sorted(person.cles)],
+    ).fetchall()
+    fingerprints = frozenset(pseudonym(identity, key) for identity in mention_identities(names, ()))
+    return OtherPeople(MentionFinder(fingerprints, key), person.mentions)
 
 
 @dataclass(frozen=True)
@@ -35,6 +71,7 @@ class HeldData:
     responses: pd.DataFrame
     cells: pd.DataFrame
     other_mentions: int
+    others: OtherPeople
 
 
 @dataclass(frozen=True)
@@ -62,6 +99,7 @@ def read_held_data(settings: Settings, request: SubjectRequest) -> HeldData:
     if not settings.raw_db.exists():
         raise InputError(f"Aucun historique brut ({settings.raw_db}) : aucune donnée détenue.")
     with warehouse_lock(settings.lock_file), duckdb.connect(str(settings.raw_db)) as con:
+        require_history_key(con, settings.pseudonym_key())  # rows landed under another key would be missed
         con.execute("begin transaction")
         try:
             person = find_person(con, request, settings.pseudonym_key())
@@ -74,6 +112,7 @@ def read_held_data(settings: Settings, request: SubjectRequest) -> HeldData:
                 other_mentions=con.execute(
                     "select count(*) from personne_mentions where table_name <> 'activites'"
                 ).fetchone()[0],
+                others=other_people(con, person, settings.pseudonym_key()),
             )
         finally:
             con.execute("rollback")
@@ -90,13 +129,14 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
 
 
-def _fields(row: pd.Series, labels: dict[str, str]) -> list[str]:
-    """« Label : value » for each filled contract field, then each filled extra column of the row."""
-    lines = [f"     {label} : {row[name]}" for name, label in labels.items() if name in row and not _blank(row[name])]
+def _fields(row: pd.Series, labels: dict[str, str], others: OtherPeople) -> list[str]:
+    """« Label : value » for each filled contract field, then each filled extra column of the row (other
+    people hidden)."""
+    pairs = [(label, row[name]) for name, label in labels.items() if name in row and not _blank(row[name])]
     extras = row.get("colonnes_extra")
     if not _blank(extras):
-        lines += [f"     {label} : {value}" for label, value in json.loads(extras).items() if not _blank(value)]
-    return lines
+        pairs += [(label, value) for label, value in json.loads(extras).items() if not _blank(value)]
+    return [f"     {others.hide(label)} : {others.hide(value)}" for label, value in pairs]
 
 
 def _copy_heading(row: pd.Series) -> str:
@@ -106,10 +146,10 @@ def _copy_heading(row: pd.Series) -> str:
     )
 
 
-def _rows_section(title: str, frame: pd.DataFrame, labels: dict[str, str]) -> list[str]:
+def _rows_section(title: str, frame: pd.DataFrame, labels: dict[str, str], others: OtherPeople) -> list[str]:
     lines = [title]
     for _, row in frame.iterrows():
-        lines += [_copy_heading(row), *_fields(row, labels)]
+        lines += [_copy_heading(row), *_fields(row, labels, others)]
     return lines
 
 
@@ -118,10 +158,11 @@ def _responses_section(held: HeldData) -> list[str]:
     cells = held.cells.groupby(["snapshot_id", "numero_ligne"])
     for _, response in held.responses.iterrows():
         lines.append(_copy_heading(response))
-        lines += _fields(response, REPONSES.columns)
+        lines += _fields(response, REPONSES.columns, held.others)
         key = (response["snapshot_id"], response["numero_ligne"])
         answers = cells.get_group(key).itertuples() if key in cells.groups else []
-        lines += [f"     {a.colonne} : {a.valeur}" for a in answers if not _blank(a.valeur)]
+        hide = held.others.hide
+        lines += [f"     {hide(a.colonne)} : {hide(a.valeur)}" for a in answers if not _blank(a.valeur)]
     return lines
 
 
@@ -153,9 +194,9 @@ def access_text(held: HeldData, request: SubjectRequest, now: datetime, retentio
         f"conservé au plus {retention_years} ans ; les indicateurs qu'il publie sont des totaux où personne n'est "
         "nommé.",
         "",
-        *_rows_section(roster, held.roster, PROMENEURS.columns),
+        *_rows_section(roster, held.roster, PROMENEURS.columns, held.others),
         "",
-        *_rows_section(actions, held.actions, ACTIVITES.columns),
+        *_rows_section(actions, held.actions, ACTIVITES.columns, held.others),
         "",
         *_responses_section(held),
         "",

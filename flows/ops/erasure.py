@@ -1,19 +1,24 @@
 """`pdn oubli`: erase one person from the whole raw history on request (RGPD), then republish.
 
 Under the warehouse lock, from start to end:
-- their rows (roster, questionnaire responses and answer cells) are deleted from every snapshot, and the
-  free-text cells of other rows that name them (full name or address) have it replaced by « [effacé] »;
+- their rows (roster, questionnaire responses and answer cells) are deleted from every snapshot, and every
+  free-text cell of the history that names them (full name, civility and name, address, a phone number of
+  theirs; flows/pipeline/land.py FREE_TEXT_COLUMNS) has the mention replaced by « [effacé] »;
 - an erasure record is added (date, pseudonymous keys, counts; never a name or an address): a later sync
   lands a row of theirs still in a sheet without its personal data, and dbt quarantines it;
-- the file is rewritten, so that deleted values do not linger in DuckDB's free blocks; error traces and
-  access extracts of the private folder that name them are deleted;
+- the file is rewritten, so that deleted values do not linger in DuckDB's free blocks; the private build
+  (built from the history before the erasure) is deleted; error traces and access extracts of the private
+  folder that name them are deleted;
 - the warehouse is rebuilt from the published sync's snapshots into a fresh private build and republished
-  through the normal gate (whose change checks do not block an erasure), listing the figures that moved.
+  through the normal gate (whose change checks do not block an erasure), listing the figures that moved. The
+  republication is a sync like any other: published files get a sync's permissions, and the bilan follows the
+  configuration of the folder the published sync read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +28,7 @@ import duckdb
 from flows.errors import InputError, PdnError
 from flows.identity import REDACTED
 from flows.ops.purge import compact, published_sync_id
+from flows.ops.repair import renew_backups
 from flows.ops.subject import (
     KEY_PREFIX,
     PERSON_ROWS,
@@ -31,16 +37,23 @@ from flows.ops.subject import (
     TabCount,
     find_person,
     mentions_in,
+    mentions_outside_copies,
+    redact_marked,
     tab_counts,
 )
+from flows.outputs.report_data import read_run_report
 from flows.pipeline.land import SCHEMA_VERSION, ensure_raw_schema, schema_version
 from flows.pipeline.publish import wal_path, warehouse_lock
 from flows.pipeline.run_report import new_sync_id
+from flows.pseudonym_keys import require_history_key
 from flows.settings import Settings
 from flows.storage import private_umask
 
 # Folders of the private folder whose files may name someone: error traces, access extracts, dbt's logs.
 SCANNED_FOLDERS = ("erreurs", "acces", "dbt")
+# A run report's source when the sync read a folder of exports (flows/pipeline/sync.py writes « kind (folder) »:
+# the folder's name since reports stopped naming paths, its path in reports of earlier releases).
+_FOLDER_SOURCE = re.compile(r"^fichiers \((?P<folder>.+)\)$")
 
 
 @dataclass
@@ -52,13 +65,15 @@ class ErasurePlan:
     onglets: list[TabCount]
     # Rows still in the spreadsheets the latest sync read: (tableur, onglet, ligne), to delete there too.
     lignes_derniere_sync: list[tuple[str, str, int]] = field(default_factory=list)
+    hors_copies: int = 0  # cells naming them outside the copies of tabs (frozen figures of closed years)
 
     def total(self, table_name: str) -> int:
         return sum(count.lignes for count in self.onglets if count.table_name == table_name)
 
     @property
     def mentions(self) -> int:
-        return sum(count.lignes for count in self.onglets if count.table_name.startswith("mentions_"))
+        in_copies = sum(count.lignes for count in self.onglets if count.table_name.startswith("mentions_"))
+        return in_copies + self.hors_copies
 
     def as_counts(self) -> dict[str, int]:
         """The counts kept in the erasure record."""
@@ -77,11 +92,13 @@ class ErasureSummary:
     octets_apres: int = 0
     rapport: dict | None = None  # the republication's run report
     republication: PdnError | None = None
+    dossier_bilan: Path | None = None  # the folder whose sources.toml the republished bilan followed, if any
+    bilan_echantillon: bool = False  # no folder and no PDN_SOURCES: the bilan followed the bundled sample's
 
 
 @dataclass(frozen=True)
 class ErasureRecord:
-    """One erasure as `pdn status` lists it."""
+    """One erasure as `pdn etat` lists it."""
 
     effacement_id: str
     efface_le: datetime
@@ -104,7 +121,7 @@ def _latest_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
     marked = " union all ".join(
         f"select snapshot_id, numero_ligne from {table} where rowid in "
         f"(select rid from {marks} where table_name = '{table}')"
-        for table in ("promeneurs", "reponses", "activites", "reponses_cellules")
+        for table in ("promeneurs", "reponses", "activites", "reponses_cellules", "listes")
         for marks in ("personne_lignes", "personne_mentions")
     )
     return con.execute(
@@ -114,7 +131,9 @@ def _latest_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
 
 
 def _plan(con: duckdb.DuckDBPyConnection, person: Person) -> ErasurePlan:
-    return ErasurePlan(person.nature, person.cle_personne, tab_counts(con), _latest_rows(con))
+    return ErasurePlan(
+        person.nature, person.cle_personne, tab_counts(con), _latest_rows(con), mentions_outside_copies(con)
+    )
 
 
 def preview_erasure(settings: Settings, request: SubjectRequest) -> ErasurePlan:
@@ -123,18 +142,12 @@ def preview_erasure(settings: Settings, request: SubjectRequest) -> ErasurePlan:
     with warehouse_lock(settings.lock_file), duckdb.connect(str(settings.raw_db)) as con:
         if schema_version(con) < SCHEMA_VERSION:  # a history of an earlier release: migrated, as a sync would
             ensure_raw_schema(con, settings.pseudonym_key())
+        require_history_key(con, settings.pseudonym_key())  # another key would find nobody, or someone else
         con.execute("begin transaction")
         try:
             return _plan(con, find_person(con, request, settings.pseudonym_key()))
         finally:
             con.execute("rollback")
-
-
-def _redact(con: duckdb.DuckDBPyConnection, person: Person) -> None:
-    """Replace their name or address by « [effacé] » in the free-text cells of other rows."""
-    for table, column, rid in con.execute("select * from personne_mentions").fetchall():
-        value = con.execute(f"select {column} from {table} where rowid = ?", [rid]).fetchone()[0]
-        con.execute(f"update {table} set {column} = ? where rowid = ?", [person.mentions.redact(value), rid])
 
 
 def _delete_rows(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,11 +164,12 @@ def erase_from_history(
     effacement_id = new_sync_id()
     with duckdb.connect(str(raw_db)) as con:
         ensure_raw_schema(con, key)
+        require_history_key(con, key)
         con.execute("begin transaction")
         try:
             person = find_person(con, request, key)
             plan = _plan(con, person)
-            _redact(con, person)
+            redact_marked(con, person)
             _delete_rows(con)
             con.execute(
                 "insert into effacements (effacement_id, efface_le, nature, cle_personne, cles, empreintes, "
@@ -183,35 +197,67 @@ def forget_files(private_dir: Path, person: Person) -> int:
     return removed
 
 
-def _republish(settings: Settings, effacement_id: str) -> tuple[dict | None, PdnError | None]:
-    """Rebuild the published sync without the person and publish it (the caller holds the lock)."""
+def forget_build(settings: Settings) -> None:
+    """Delete the private build: it was made from the history before the erasure (the republication rebuilds it)."""
+    for stale in (settings.build_db, wal_path(settings.build_db)):
+        stale.unlink(missing_ok=True)
+
+
+def published_source_dir(settings: Settings, sync_id: str) -> Path | None:
+    """The folder of exports the published sync read, as its run report names it (a path, or a name in the
+    current directory), when that folder has a sources.toml; None otherwise."""
+    report = read_run_report(settings.runs_dir, sync_id) or {}
+    match = _FOLDER_SOURCE.match(str(report.get("source") or ""))
+    folder = Path(match["folder"]) if match else None
+    return folder if folder is not None and (folder / "sources.toml").is_file() else None
+
+
+def _republish(
+    settings: Settings, effacement_id: str, folder: Path | None
+) -> tuple[dict | None, PdnError | None]:
+    """Rebuild the published sync without the person and publish it (the caller holds the lock); the bilan
+    follows `folder`'s sources.toml (PDN_SOURCES, when set, wins as for any sync)."""
     published = published_sync_id(settings.published_db)
     if published is None:  # nothing published: nothing to rebuild; the next sync builds without them
-        for stale in (settings.build_db, wal_path(settings.build_db)):
-            stale.unlink(missing_ok=True)
         return None, None
     from flows.pipeline.sync import nightly_sync
+    from flows.screen import SourceFolder
 
+    source = SourceFolder.of(folder) if folder else None  # Prefect stores no path (flows/screen.py)
     try:
-        return nightly_sync(replay=published, effacement=effacement_id), None
+        return nightly_sync(source_dir=source, replay=published, effacement=effacement_id), None
     except PdnError as error:
         return getattr(error, "report", None), error
 
 
-def run_erasure(settings: Settings, request: SubjectRequest, now: datetime | None = None) -> ErasureSummary:
-    """`pdn oubli`: erase, rewrite, clean the private folder, rebuild and republish, all under the lock."""
+def run_erasure(
+    settings: Settings, request: SubjectRequest, now: datetime | None = None, source_dir: Path | None = None
+) -> ErasureSummary:
+    """`pdn oubli`: erase, rewrite, clean the private folder, rebuild and republish, all under the lock.
+
+    The republished bilan follows `source_dir`'s sources.toml (`pdn oubli --source`), else the folder the
+    published sync read, when it can be found."""
     _require_history(settings)
-    with warehouse_lock(settings.lock_file), private_umask():
+    with warehouse_lock(settings.lock_file):
         before = settings.raw_db.stat().st_size
         now = now or datetime.now()
-        effacement_id, plan, person = erase_from_history(settings.raw_db, request, settings.pseudonym_key(), now)
-        summary = ErasureSummary(effacement_id, now, plan, before, settings.raw_db.stat().st_size)
-        summary.fichiers_supprimes = forget_files(settings.private_dir, person)
-        summary.rapport, summary.republication = _republish(settings, effacement_id)
+        with private_umask():  # only the private folder's files: the republication publishes with a sync's rights
+            effacement_id, plan, person = erase_from_history(settings.raw_db, request, settings.pseudonym_key(), now)
+            forget_build(settings)
+            removed = forget_files(settings.private_dir, person)
+            renew_backups(settings)  # the backups still hold the person: one copy of the erased history replaces them
+        summary = ErasureSummary(
+            effacement_id, now, plan, fichiers_supprimes=removed, octets_avant=before,
+            octets_apres=settings.raw_db.stat().st_size,
+        )
+        published = published_sync_id(settings.published_db)
+        summary.dossier_bilan = source_dir or (published_source_dir(settings, published) if published else None)
+        summary.rapport, summary.republication = _republish(settings, effacement_id, summary.dossier_bilan)
+        summary.bilan_echantillon = bool(summary.rapport) and not (summary.dossier_bilan or settings.sources_file)
     return summary
 
 
-# --- The record, as `pdn status` lists it ---------------------------------------------------------------------
+# --- The record, as `pdn etat` lists it ---------------------------------------------------------------------
 
 
 def erasure_records(raw_db: Path) -> list[ErasureRecord]:
@@ -271,9 +317,12 @@ def format_plan(plan: ErasurePlan) -> str:
         for count in plan.onglets
         if count.table_name != "reponses_cellules"
     ]
+    if plan.hors_copies:
+        lines.append(f"  Chiffres figés des années closes : {_count(plan.hors_copies, _MENTION)}")
     lines.append(
-        "Ses lignes seront supprimées de toutes les copies ; dans les textes libres d'autres lignes, son nom ou son "
-        f"adresse sera remplacé par « {REDACTED} ». L'entrepôt sera ensuite reconstruit et republié sans elle."
+        "Ses lignes seront supprimées de toutes les copies ; dans tous les textes libres de l'historique, chaque "
+        f"mention d'elle (nom, adresse, téléphone) sera remplacée par « {REDACTED} ». L'entrepôt sera ensuite "
+        "reconstruit et republié sans elle."
     )
     return "\n".join(lines)
 
@@ -289,12 +338,17 @@ def format_erasure(summary: ErasureSummary) -> str:
         f"  Supprimé de l'historique brut : {_count(counts['promeneurs'], _WHAT['promeneurs'])}, "
         f"{_count(counts['reponses'], _WHAT['reponses'])} "
         f"({_count(counts['reponses_cellules'], _WHAT['reponses_cellules'])}) ; "
-        f"{_count(counts['mentions'], _MENTION)} : nom ou adresse remplacé par « {REDACTED} ».",
+        f"{_count(counts['mentions'], _MENTION)} : nom, adresse ou téléphone remplacé par « {REDACTED} ».",
         f"  Fichier réécrit (raw.duckdb : {size}) ; fichiers du dossier privé qui la citaient (traces d'erreur, "
         f"extraits, journaux) supprimés : {summary.fichiers_supprimes}.",
     ]
     if summary.rapport is None and summary.republication is None:
         lines.append("  Aucun entrepôt publié : rien à republier ; la prochaine synchronisation publiera sans elle.")
+    if summary.bilan_echantillon:
+        lines.append(
+            "  Bilan refait avec la configuration de l'échantillon fourni (dossier d'exports introuvable) : relancez "
+            "« pdn rapport --source DOSSIER », ou donnez --source DOSSIER à pdn oubli."
+        )
     if plan.lignes_derniere_sync:
         places = "; ".join(f"{tableur} / {onglet} ligne {line}" for tableur, onglet, line in plan.lignes_derniere_sync)
         lines.append(
@@ -309,7 +363,7 @@ def format_erasure(summary: ErasureSummary) -> str:
 
 
 def format_erasure_records(records: list[ErasureRecord]) -> list[str]:
-    """`pdn status`'s lines about erasures (newest first): date, key prefix, counts."""
+    """`pdn etat`'s lines about erasures (newest first): date, key prefix, counts."""
     lines = [f"Effacements (RGPD, pdn oubli) : {len(records)}"]
     words = {"promeneurs": _WHAT["promeneurs"], "reponses": _WHAT["reponses"], "mentions": _MENTION}
     for record in records:

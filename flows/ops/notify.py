@@ -1,7 +1,8 @@
 """Alerts: a French summary of a failed run, sent to a chat webhook and/or by e-mail.
 
 The message is built from the run report only, which holds counts, sheet row numbers, reasons and check
-messages: never a cell's content, so no personal data leaves the machine. Sending an alert never raises:
+messages: never a cell's content; the metadata it quotes (titles, tabs, headers) is screened (flows/screen.py),
+so no personal data leaves the machine. Sending an alert never raises:
 a channel that fails is logged (without its secrets) and the run keeps its own outcome and exit code.
 """
 
@@ -16,11 +17,12 @@ from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 from flows.ops.summary import format_summary
+from flows.screen import configured_known_names, screened_quotes
 from flows.settings import AlertSettings, load_alert_settings
 from flows.vocabulary import status_label
 
 # Outcomes worth waking someone up for; "publie" (even with warnings) is not one of them.
-ALERT_STATUSES = frozenset({"bloque", "erreur_entree", "echec", "refuse"})
+ALERT_STATUSES = frozenset({"bloque", "erreur_entree", "echec", "refuse", "interrompue", "annulee"})
 TIMEOUT_SECONDS = 15.0
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,13 @@ def alert_subject(report: dict) -> str:
 
 
 def alert_text(report: dict) -> str:
-    """The French alert: what happened, then the run summary, then where to look next."""
+    """The French alert: what happened, then the run summary, then where to look next; every « quoted » value
+    goes through the screen once more (flows/screen.py): an alert leaves the machine."""
+    return screened_quotes(_alert_lines(report), configured_known_names())
+
+
+def _alert_lines(report: dict) -> str:
+    """The alert's text as the report says it."""
     return "\n".join(
         [
             "Alerte de l'entrepôt Promeneurs du Net : la synchronisation n'a rien publié, "
@@ -42,7 +50,7 @@ def alert_text(report: dict) -> str:
             format_summary(report),
             "",
             f"Détails : rapport d'exécution runs/{report.get('run_id', '?')}.json à côté de l'entrepôt, "
-            "historique des exécutions dans l'interface Prefect, état récent avec `pdn status`.",
+            "historique des exécutions dans l'interface Prefect, état récent avec `pdn etat`.",
         ]
     )
 
@@ -115,7 +123,7 @@ def _scrubbed(error: BaseException, settings: AlertSettings) -> str:
 
 def _warn(message: str, *args: object) -> None:
     """Log a warning on the console, and in the Prefect UI when inside a flow run."""
-    # Both: `pdn sync` quiets Prefect's own loggers, and the UI only shows the run logger.
+    # Both: `pdn synchroniser` quiets Prefect's own loggers, and the UI only shows the run logger.
     logger.warning(message, *args)
     try:
         from prefect.logging import get_run_logger

@@ -1,12 +1,14 @@
-"""`pdn purge`: the raw history's retention policy (RGPD).
+"""`pdn purger`: the raw history's retention policy (RGPD).
 
 Two rules, applied under the warehouse lock so no sync runs meanwhile:
 - snapshots extracted more than the retention period ago are deleted with their rows, except those the
   latest sync or the published warehouse's sync uses (the current build must stay reproducible); syncs
   that lose a snapshot go too, since they can no longer be replayed;
 - the roster rows of Promeneurs who left more than the retention period ago lose their personal data
-  (nom, prenom, email, colonnes_extra); their pseudonymous key and every other column stay, so the
-  published marts do not change.
+  (nom, prenom, email, colonnes_extra), and so do their questionnaire answers (email): the columns declared
+  in flows/pipeline/land.py PERSONAL_COLUMNS_BY_TABLE. Their mentions in free text anywhere in the history
+  (full name, civility and name, address, a phone of their rows) become « [effacé] », as for an erasure.
+  Their pseudonymous key and every other column stay, so the published marts do not change.
 The file is then rewritten, so the deleted values do not linger in DuckDB's free blocks.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,12 +26,24 @@ import duckdb
 import jinja2
 
 from flows.errors import InputError
+from flows.identity import normalised_email, phones_in
+from flows.ops.subject import mark_mentions, people_named, redact_marked
 from flows.pipeline.land import PERSONAL_COLUMNS_BY_TABLE, SNAPSHOT_TABLES
 from flows.pipeline.publish import warehouse_lock
+from flows.pseudonym_keys import check_history_key
 from flows.settings import DBT_PROJECT_DIR, Settings
 from flows.storage import replace_durably
 
 PERSONAL_COLUMNS = PERSONAL_COLUMNS_BY_TABLE["promeneurs"]
+# Which rows of each table holding personal columns belong to a departed Promeneur: their roster rows (as
+# selected in lignes_a_anonymiser) and their questionnaire answers (same identity rule, so same key).
+DEPARTED_ROWS = {
+    "promeneurs": (
+        "exists (select 1 from lignes_a_anonymiser as a "
+        "where a.snapshot_id = promeneurs.snapshot_id and a.numero_ligne = promeneurs.numero_ligne)"
+    ),
+    "reponses": "cle_repondant in (select cle_promeneur from promeneurs_sortis)",
+}
 # The dbt macros that read a date cell; rendered here so exit dates are parsed by the one rule dbt uses.
 DATE_MACRO_FILES = ("textes.sql", "parser_dates.sql")
 
@@ -48,6 +63,8 @@ class PurgeSummary:
     promeneurs_anonymises: int = 0
     lignes_anonymisees: int = 0
     lignes_anonymisees_derniere_sync: int = 0  # still in the current spreadsheets
+    reponses_anonymisees: int = 0  # their questionnaire answers, which lose their e-mail
+    mentions_masquees: int = 0  # free-text cells of the history that named them
     octets_avant: int = 0
     octets_apres: int = 0
 
@@ -129,7 +146,8 @@ def _expire_snapshots(con: duckdb.DuckDBPyConnection, summary: PurgeSummary, kee
 
 def _blank_departed(con: duckdb.DuckDBPyConnection, summary: PurgeSummary) -> None:
     """Blank the personal data of every roster row of Promeneurs who left before the limit."""
-    # A Promeneur's exit date is the one on their most recent row: a later snapshot may have corrected it.
+    # A Promeneur's exit dates are those of their most recent snapshot (a later one may have corrected them). She
+    # may have several periods there (she left and came back): departed only when every one of them ended.
     con.execute(
         "create temp table lignes_promeneurs as "
         "select p.snapshot_id, p.numero_ligne, p.cle_promeneur, s.extracted_at, "
@@ -138,10 +156,10 @@ def _blank_departed(con: duckdb.DuckDBPyConnection, summary: PurgeSummary) -> No
     )
     con.execute(
         "create temp table promeneurs_sortis as select cle_promeneur from ("
-        "  select cle_promeneur, date_sortie, row_number() over ("
-        "    partition by cle_promeneur order by extracted_at desc nulls last, snapshot_id desc, numero_ligne desc"
+        "  select cle_promeneur, date_sortie, dense_rank() over ("
+        "    partition by cle_promeneur order by extracted_at desc nulls last, snapshot_id desc"
         "  ) as rang from lignes_promeneurs where cle_promeneur is not null"
-        ") where rang = 1 and date_sortie < ?",
+        ") where rang = 1 group by cle_promeneur having bool_and(coalesce(date_sortie < ?, false))",
         [summary.limite.date()],
     )
     not_blank = " or ".join(f"coalesce(p.{column}, '') <> ''" for column in PERSONAL_COLUMNS)
@@ -159,16 +177,41 @@ def _blank_departed(con: duckdb.DuckDBPyConnection, summary: PurgeSummary) -> No
         "select count(*) from lignes_a_anonymiser where snapshot_id in ("
         "  select snapshot_id from sync_snapshots where sync_id in (select sync_id from derniere_sync))",
     )
-    assignments = ", ".join(f"{column} = null" for column in PERSONAL_COLUMNS)
-    summary.lignes_anonymisees = _count(
-        con,
-        f"update promeneurs set {assignments} from lignes_a_anonymiser as a "
-        "where promeneurs.snapshot_id = a.snapshot_id and promeneurs.numero_ligne = a.numero_ligne",
-    )
+    summary.mentions_masquees = _redact_departed_mentions(con)
+    blanked = {table: _blank_personal_columns(con, table) for table in PERSONAL_COLUMNS_BY_TABLE}
+    summary.lignes_anonymisees, summary.reponses_anonymisees = blanked["promeneurs"], blanked["reponses"]
 
 
-def _quoted(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def _blank_personal_columns(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Blank the declared personal columns of a departed Promeneur's rows of `table`; return how many rows."""
+    columns = PERSONAL_COLUMNS_BY_TABLE[table]
+    filled = " or ".join(f"coalesce({column}, '') <> ''" for column in columns)
+    assignments = ", ".join(f"{column} = null" for column in columns)
+    return _count(con, f"update {table} set {assignments} where ({DEPARTED_ROWS[table]}) and ({filled})")
+
+
+def _redact_departed_mentions(con: duckdb.DuckDBPyConnection) -> int:
+    """Replace their names, addresses and phones in every free-text cell of the history; return how many cells."""
+    theirs = [
+        f"select {', '.join(columns)} from {table} where {DEPARTED_ROWS[table]}"
+        for table, columns in PERSONAL_COLUMNS_BY_TABLE.items()
+    ]
+    rows = [row for sql in theirs for row in con.execute(sql).df().to_dict("records")]
+    names = {(r["prenom"].strip(), r["nom"].strip()) for r in rows if _text(r.get("prenom")) and _text(r.get("nom"))}
+    addresses = {address for r in rows if (address := normalised_email(r.get("email")))}
+    phones = {phone for r in rows for value in r.values() if _text(value) for phone in phones_in(value)}
+    if not (names or addresses or phones):
+        return 0
+    # The fingerprints only live in this transaction: any key will do, none is recorded.
+    person = people_named(set(), names, addresses, phones, secrets.token_bytes(32))
+    con.execute("create or replace temp table personne_lignes (table_name varchar, rid bigint)")
+    mark_mentions(con, person)
+    redact_marked(con, person)
+    return _count(con, "select count(*) from personne_mentions")
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def compact(raw_db: Path) -> None:
@@ -177,8 +220,8 @@ def compact(raw_db: Path) -> None:
     fresh.unlink(missing_ok=True)
     try:
         with duckdb.connect() as con:
-            con.execute(f"attach {_quoted(raw_db)} as ancien (read_only)")
-            con.execute(f"attach {_quoted(fresh)} as nouveau")
+            con.execute("attach ? as ancien (read_only)", [str(raw_db)])
+            con.execute("attach ? as nouveau", [str(fresh)])
             con.execute("copy from database ancien to nouveau")
             con.execute("detach nouveau")
             con.execute("detach ancien")
@@ -208,7 +251,10 @@ def purge_raw(
             raise
         con.execute("rollback" if dry_run else "commit")
         con.execute("checkpoint")
-    changed = summary.instantanes_supprimes or summary.syncs_supprimees or summary.lignes_anonymisees
+    changed = (
+        summary.instantanes_supprimes or summary.syncs_supprimees or summary.lignes_anonymisees
+        or summary.reponses_anonymisees or summary.mentions_masquees
+    )
     if changed and not dry_run:
         compact(raw_db)
     summary.octets_apres = raw_db.stat().st_size
@@ -218,13 +264,19 @@ def purge_raw(
 def run_purge(
     settings: Settings, years: int | None = None, dry_run: bool = False, now: datetime | None = None
 ) -> PurgeSummary:
-    """`pdn purge`: the retention policy on the configured raw history, under the warehouse lock."""
+    """`pdn purger`: the retention policy on the configured raw history, under the warehouse lock."""
     years = years if years is not None else settings.retention_years
     if years < 1:
         raise InputError(f"La durée de conservation doit être d'au moins 1 an (lu : {years}).")
     with warehouse_lock(settings.lock_file):
+        check_history_key(settings)  # a history under another key is left as it is until the key is sorted out
         published = published_sync_id(settings.published_db)
-        return purge_raw(settings.raw_db, years, now, dry_run, keep_syncs=(published,) if published else ())
+        summary = purge_raw(settings.raw_db, years, now, dry_run, keep_syncs=(published,) if published else ())
+        if not dry_run and not summary.historique_absent:
+            from flows.ops.repair import renew_backups
+
+            renew_backups(settings)  # the backups hold what was just purged: only the purged history is kept
+        return summary
 
 
 def _size(octets: int) -> str:
@@ -246,6 +298,8 @@ def format_purge(summary: PurgeSummary) -> str:
         f"{summary.instantanes_conserves}.",
         f"  Promeneurs sortis avant la limite dont les données personnelles {verb} effacées : "
         f"{summary.promeneurs_anonymises} ({summary.lignes_anonymisees} lignes).",
+        f"  Leurs réponses au questionnaire (adresse e-mail effacée) : {summary.reponses_anonymisees} ; textes libres "
+        f"qui les nomment (nom, adresse ou téléphone remplacé par « [effacé] ») : {summary.mentions_masquees}.",
     ]
     if summary.lignes_anonymisees_derniere_sync:
         lines.append(

@@ -1,10 +1,10 @@
-"""The nightly schedule: the `nocturne` deployment of `nightly_sync`, served by `pdn serve`."""
+"""The nightly schedule: the `nocturne` deployment of `nightly_sync`, served by `pdn planifier`."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
-from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron
 
@@ -15,10 +15,10 @@ DEPLOYMENT_NAME = "nocturne"
 TIMEZONE = "Europe/Paris"
 # 04:00 Paris time: after the 02:00-03:00 hour that is skipped in March and repeated in October.
 DST_GAP_HOUR = 2
-# A sync that collides with a running one is cancelled rather than queued: each sync reads the sources'
-# current state, so a queued run would only redo the same work, and queued runs would pile up behind a
-# stuck one. The next night (or a manual run) catches up; the cancelled run stays visible in the UI.
-COLLISION_STRATEGY = ConcurrencyLimitStrategy.CANCEL_NEW
+# One sync at a time is the warehouse lock's guarantee (an flock the kernel releases when its process dies, so
+# no crash can strand it), not a Prefect concurrency slot: a slot taken by a run whose process was killed stays
+# taken until the server notices, and forever if the server restarted too. A run that collides is refused by
+# the lock at once, with its run report and one alert.
 TAGS = ["pdn"]
 
 logger = logging.getLogger(__name__)
@@ -70,13 +70,12 @@ def nightly_schedule(cron: str | None = None):
 
 
 def build_deployment(name: str = DEPLOYMENT_NAME, cron: str | None = None) -> RunnerDeployment:
-    """The `nightly_sync` deployment: Paris cron schedule, at most one run at a time."""
+    """The `nightly_sync` deployment: Paris cron schedule (one run at a time is the warehouse lock's job)."""
     from flows.pipeline.sync import nightly_sync
 
     return nightly_sync.to_deployment(
         name,
         schedules=[nightly_schedule(cron)],
-        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=COLLISION_STRATEGY),
         description="Synchronisation nocturne de l'entrepôt Promeneurs du Net (heure de Paris).",
         tags=TAGS,
         # The installed package is importable from any working directory; a file path would not be.
@@ -93,14 +92,43 @@ def require_api_server() -> str:
         raise InputError(
             "Aucun serveur Prefect n'est configuré : la planification a besoin d'un serveur qui tourne en "
             "permanence. Lancez `prefect server start`, puis "
-            "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`, et relancez `pdn serve`."
+            "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`, et relancez `pdn planifier`."
         )
     return url
 
 
+def recover_before_serving(deployment_id) -> list[str]:
+    """What the previous `pdn planifier` left when it died: its flow processes stopped, the runs Prefect still
+    thinks alive marked Crashed, every report left `en_cours` closed, one alert per run. French lines said."""
+    from flows.ops.recovery import close_interrupted_runs, crash_stranded_runs
+    from flows.pipeline.processes import mark_this_process, stop_orphans
+
+    stopped = stop_orphans()
+    mark_this_process()  # the flow processes this runner starts carry its mark, for the next start
+    settings = load_settings()
+    crashed = crash_stranded_runs(settings, deployment_id)
+    closed = close_interrupted_runs(settings)
+    lines = []
+    if stopped:
+        lines.append(f"Processus laissés par le service précédent arrêtés : {len(stopped)}.")
+    if crashed or closed:
+        lines.append(
+            f"Exécutions interrompues par un arrêt du service constatées et signalées : {len(crashed) + len(closed)}."
+        )
+    return lines
+
+
 def serve() -> None:
-    """Register the deployment and run its scheduled (and manual) flow runs until interrupted."""
+    """Register the deployment, heal what a crash left, declare the dead man's switch, then run the scheduled
+    (and manual) flow runs until interrupted."""
     from prefect import serve as prefect_serve
 
+    from flows.ops.automations import declare_dead_mans_switch
+
     require_api_server()
-    prefect_serve(build_deployment())
+    deployment = build_deployment()
+    deployment_id = deployment.apply()
+    for line in recover_before_serving(deployment_id):
+        print(line, file=sys.stderr)
+    declare_dead_mans_switch(load_settings(), deployment_id)
+    prefect_serve(deployment)

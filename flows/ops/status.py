@@ -1,4 +1,4 @@
-"""`pdn status`: the last runs and the erasures, in French, and a non-zero exit when the warehouse is stale."""
+"""`pdn etat`: the last runs and the erasures, in French; a non-zero exit when the warehouse is stale or damaged."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from flows.pipeline.publish import publication_damage
 from flows.settings import Settings
 from flows.vocabulary import status_label
 
@@ -22,7 +23,7 @@ LOCAL_TIME = ZoneInfo("Europe/Paris")
 
 @dataclass(frozen=True)
 class RunLine:
-    """What `pdn status` needs from one run report."""
+    """What `pdn etat` needs from one run report."""
 
     run_id: str
     statut: str
@@ -78,6 +79,8 @@ def _local(moment: datetime) -> str:
 
 def _age(delta: timedelta) -> str:
     hours = round(delta.total_seconds() / 3600)
+    if delta.total_seconds() < 3600:
+        return "moins d'une heure"
     if hours < 48:
         return f"{hours} h"
     days, rest = divmod(hours, 24)
@@ -125,14 +128,32 @@ def erasure_lines(raw_db: Path) -> list[str]:
     return format_erasure_records(records) if records else []
 
 
+def closure_lines(raw_db: Path) -> list[str]:
+    """The closed years (pdn cloturer) and their revisions, when there are any."""
+    from flows.ops.closing import closures, format_closures
+
+    try:
+        records = closures(raw_db)
+    except duckdb.Error:
+        return ["Années closes illisibles pour l'instant (une synchronisation écrit l'historique brut)."]
+    return format_closures(records) if records else []
+
+
 def status(settings: Settings, limit: int = DEFAULT_LIMIT, now: datetime | None = None) -> tuple[int, str]:
-    """The exit code and French text of `pdn status`."""
+    """The exit code and French text of `pdn etat`."""
     now = now or datetime.now(timezone.utc)
     runs, unreadable = read_runs(settings.runs_dir)
     lines = format_runs(runs, limit) if runs else [f"Aucun rapport d'exécution dans {settings.runs_dir}."]
     if unreadable:
         lines.append(f"Rapports illisibles, ignorés : {', '.join(unreadable)}")
     lines += erasure_lines(settings.raw_db)
+    lines += closure_lines(settings.raw_db)
     code, verdict = check_freshness(runs, now, settings.status_max_age_hours)
+    damage = publication_damage(settings.published_db, settings.runs_dir)
+    if damage:  # fresh or not, a file nobody can read is no warehouse
+        code, verdict = STALE_EXIT_CODE, (
+            f"ALERTE : l'entrepôt publié ({settings.published_db}) est endommagé : {damage}. Les outils d'analyse "
+            "ne peuvent plus le lire ; lancez « pdn synchroniser » : la synchronisation le republie."
+        )
     lines.append(verdict)
     return code, "\n".join(lines)

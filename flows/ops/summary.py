@@ -1,4 +1,4 @@
-"""The French run summary shown by `pdn sync` and sent in alerts (built from the run report: no personal data)."""
+"""The French run summary shown by `pdn synchroniser` and sent in alerts (built from the run report: no personal data)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def format_summary(report: dict) -> str:
     for tab in report.get("lignes_lues", []):
         note = f" ({tab['lecture']})" if tab.get("lecture") else ""
         lines.append(f"  Lignes lues : {tab['tableur']} / {tab['onglet']} : {tab['lignes']}{note}")
+    for item in report.get("non_lus", []):
+        place = f"{item['tableur']} / onglet" if item["type"] == "onglet" else "fichier"
+        lines.append(f"  Non lu : {place} « {item['nom']} » : {item['motif']}.")
     if report.get("requetes_sheets"):
         lines.append(f"  Requêtes Google Sheets : {report['requetes_sheets']}")
     if report.get("requetes_forms"):
@@ -57,13 +60,24 @@ def format_summary(report: dict) -> str:
             where = failure_places(failure.get("details") or {})
             if where:
                 lines.append(f"    concerne : {where}")
+    lines += _write_back_lines(report)
     lines += _moved_figures(report)
     if report.get("fichier_publie"):
         lines.append(f"  Entrepôt publié : {report['fichier_publie']}")
     if report.get("durees_secondes"):
         total = sum(report["durees_secondes"].values())
-        lines.append(f"  Durée : {total:.1f} s")
+        lines.append(f"  Durée : {total:.1f} s".replace(".", ","))
     return "\n".join(lines)
+
+
+def _write_back_lines(report: dict) -> list[str]:
+    """The « À corriger » tabs ([retour]): where they were written, and a warning with the fix for each failure."""
+    written = [f"{t['tableur']} ({t['lignes']})" for t in report.get("a_corriger", []) if t["etat"] != "echec"]
+    lines = [f"  Onglet « À corriger » à jour : {', '.join(written)}"] if written else []
+    for failed in (t for t in report.get("a_corriger", []) if t["etat"] == "echec"):
+        where = f" du tableur « {failed['tableur']} »" if failed.get("tableur") else ""
+        lines.append(f"  Attention : l'onglet « À corriger »{where} n'a pas été écrit : {failed['message']}.")
+    return lines
 
 
 def _total(report: dict, key: str) -> int:
@@ -85,22 +99,63 @@ def _more(report: dict, key: str, table: str) -> list[str]:
 
 
 def _moved_figures(report: dict) -> list[str]:
-    """After an erasure: every published figure that changed, for the coordinator to tell the CAF."""
-    if not report.get("effacement"):
-        return []
+    """Every published figure this run changed (the coordinator tells the CAF), and the closed years it did not."""
     moved = report.get("indicateurs_modifies", [])
-    lines = [
-        f"  Effacement {report['effacement']} : indicateurs recalculés sans la personne, "
-        f"{len(moved)} valeur(s) modifiée(s)" + (" :" if moved else ".")
-    ]
-    lines += [
-        f"    - {f['annee']} / {f['departement']} / {f['indicateur']} : {format_number(f['avant'])} → "
-        f"{format_number(f['apres'])}"
-        for f in moved
-    ]
+    lines = []
+    if report.get("effacement"):
+        lines.append(
+            f"  Effacement {report['effacement']} : indicateurs recalculés sans la personne, "
+            f"{len(moved)} valeur(s) modifiée(s)" + (" :" if moved else ".")
+        )
+    elif moved:
+        lines.append(f"  Chiffres déjà publiés modifiés par cette synchronisation : {len(moved)} valeur(s) :")
+    lines += [f"    - {_moved_line(f)}" for f in moved]
+    lines += [f"    {rows_line(tab)}" for tab in report.get("lignes_modifiees", [])]
     if moved:
+        revised = report.get("annees_revisees", [])
+        if revised:
+            lines.append(f"    Année(s) close(s) révisée(s) : {', '.join(map(str, revised))} (enregistré).")
         lines.append("    Si l'un de ces chiffres a déjà été transmis (CAF, bilan), signalez la nouvelle valeur.")
+    return lines + _kept_closed_years(report)
+
+
+def _kept_closed_years(report: dict) -> list[str]:
+    """Closed years kept as frozen: what would have moved, how to apply it; open years no longer following them."""
+    lines = []
+    for annee in report.get("annees_closes_conservees", []):
+        figures = [f for f in report.get("indicateurs_non_appliques", []) if f["annee"] == annee]
+        lines.append(
+            f"  {annee} fermée : chiffres publiés conservés, {len(figures)} valeur(s) non appliquée(s)"
+            + (" :" if figures else " (seul le détail des actions aurait changé).")
+        )
+        lines += [f"    - {_moved_line(f)} non appliqué" for f in figures]
+        lines.append(f"    pdn synchroniser --reviser {annee} pour l'appliquer.")
+    for gap in report.get("ruptures_debut_fin", []):
+        lines.append(
+            f"  Attention : {gap['annee']} / {gap['departement']} : début {gap['annee']} = "
+            f"{format_number(gap['debut'])} ≠ fin {gap['annee'] - 1} fermée = {format_number(gap['fin_precedente'])} "
+            f"(les tableurs ne correspondent plus à l'année close ; pdn synchroniser --reviser {gap['annee'] - 1} pour l'aligner)."
+        )
     return lines
+
+
+def _moved_line(figure: dict) -> str:
+    """« 2019 / 03 / sorties : 1 → 0 »."""
+    return (
+        f"{figure['annee']} / {figure['departement']} / {figure['indicateur']} : {format_number(figure['avant'])} → "
+        f"{format_number(figure['apres'])}"
+    )
+
+
+def rows_line(tab: dict) -> str:
+    """The sheet rows behind the moved figures, in one tab (row numbers only)."""
+    parts = []
+    for key, label in (("supprimees", "supprimée(s) (numéros d'avant)"), ("ajoutees", "ajoutée(s) ou modifiée(s)")):
+        if tab.get(key):
+            more = tab.get(f"{key}_total", len(tab[key])) - len(tab[key])
+            listed = ", ".join(map(str, tab[key])) + (f" et {more} autres" if more > 0 else "")
+            parts.append(f"{tab.get(f'{key}_total', len(tab[key]))} ligne(s) {label} : {listed}")
+    return f"Lignes en cause, {tab['tableur']} / {tab['onglet']} : " + " ; ".join(parts)
 
 
 # Columns of a check's examples that say where the problem is (aggregates only: no personal data).

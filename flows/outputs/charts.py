@@ -8,11 +8,39 @@ from markupsafe import Markup
 
 from flows.outputs.french import format_number
 
-# One colour per series, the same in every chart (readable in grey when printed).
-COLOURS = {"ensemble": "#2e7d32", "commun": "#7b4fa0"}
-DEPARTMENT_COLOURS = ("#1f6fb2", "#e07b00", "#8d6e63", "#00838f")
+# One colour per series, the same in every chart. Readable in grey: neighbours in a bar alternate dark and
+# light (contrast ≥ 3:1, WCAG 1.4.11), and every label is dark or white, whichever reads at ≥ 4.5:1 on its fill.
+COLOURS = {"ensemble": "#2e7d32", "commun": "#481b5f", "commun_clair": "#c9a2e0"}
+DEPARTMENT_COLOURS = ("#11355f", "#de6f00", "#3e2a1e", "#00a5ad")  # dark, light, dark, light
 SECRET_FILL = "#d9d9d9"
-SCORE_COLOURS = ("#fde0c5", "#facba6", "#f59e72", "#e4694f", "#b73b2f")  # interest 1 (low) to 5 (high)
+SCORE_COLOURS = ("#fde4b3", "#7c3c0e", "#f9ad88", "#5b140d", "#e67171")  # interest 1 (low) to 5 (high)
+DARK_TEXT, LIGHT_TEXT = "#222222", "#ffffff"
+MIN_ADJACENT_CONTRAST = 3.0
+
+
+def luminance(colour: str) -> float:
+    """Relative luminance of a #rrggbb or #rgb colour (WCAG 2)."""
+    if len(colour) == 4:
+        colour = "#" + "".join(ch * 2 for ch in colour[1:])
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two colours, from 1 to 21."""
+    low, high = sorted((luminance(first), luminance(second)))
+    return (high + 0.05) / (low + 0.05)
+
+
+def label_colour(fill: str) -> str:
+    """Dark or white text, whichever reads better on `fill`."""
+    return DARK_TEXT if contrast(fill, DARK_TEXT) >= contrast(fill, LIGHT_TEXT) else LIGHT_TEXT
+
+
+def commun_colour(previous: str) -> str:
+    """The joint actions' colour that stands out from the segment before it (dark or light purple)."""
+    return max((COLOURS["commun"], COLOURS["commun_clair"]), key=lambda colour: contrast(colour, previous))
 
 
 
@@ -60,12 +88,12 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, str, list[
             for index, value in enumerate(values)
         )
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
-        if values:
+        if values:  # the label in dark text after a swatch of the line's colour: readable whatever the colour
             last_y = top + plot_h - plot_h * values[-1] / top_value
-            parts.append(
-                _text(left + plot_w + 8, last_y + 4, f"{name} : {format_number(values[-1])}", size=11, fill=colour,
-                      weight="bold")
-            )
+            x = left + plot_w + 6
+            parts.append(f'<line x1="{x}" x2="{x + 12}" y1="{last_y:.1f}" y2="{last_y:.1f}" stroke="{colour}" '
+                         'stroke-width="4"/>')
+            parts.append(_text(x + 16, last_y + 4, f"{name} : {format_number(values[-1])}", size=11, weight="bold"))
     return _svg(width, height, title, "".join(parts))
 
 
@@ -142,7 +170,7 @@ def score_chart(title: str, rows: list[tuple[str, list[float] | None, str]]) -> 
                     )
                     if share >= 0.08:
                         parts.append(_text(x + bar_w * share / 2, y + 12, format_number(share, "taux"),
-                                           anchor="middle", size=10))
+                                           anchor="middle", size=10, fill=label_colour(colour)))
                 x += bar_w * share
         parts.append(_text(bar_w + 8, y + 12, mean, size=12, weight="bold"))
         y += bar_h + gap

@@ -1,4 +1,4 @@
-"""`pdn docs`: the dbt documentation site (marts, columns, lineage, exposures) of the published warehouse.
+"""`pdn documentation`: the dbt documentation site (marts, columns, lineage, exposures) of the published warehouse.
 
 dbt reads the column types of the catalog from a database it opens for writing, so it works on a
 private copy of the published file: the file analysts and the BI tool read is never locked, and a
@@ -80,7 +80,7 @@ def build_docs(settings: Settings) -> Path:
     """Generate the documentation of the published warehouse; return the self-contained page."""
     published = settings.published_db
     if not published.exists():
-        raise InputError(f"Aucun entrepôt publié ({published}) : lancez d'abord « pdn sync ».")
+        raise InputError(f"Aucun entrepôt publié ({published}) : lancez d'abord « pdn synchroniser ».")
     destination = docs_dir(settings)
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pdn-docs-", dir=destination.parent) as tmp:

@@ -12,13 +12,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from openpyxl.styles import Font
+
 from flows.pipeline.publish import open_published
 from flows.storage import writing_atomically
 from flows.vocabulary import ENSEMBLE
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 NUMBER_FORMATS = {"compte": "0", "jours": "0.0##", "taux": "0.0%"}
-CSV_HEADER = ("Année", "Département", "Nom du département", "Code indicateur", "Indicateur", "Nature", "Valeur")
+CSV_HEADER = ("Année", "Département", "Nom du département", "Code indicateur", "Indicateur", "Nature", "Valeur",
+              "Statut")
+RATE_DECIMALS = 3  # a rate to one decimal of a percent (0.407 = 40,7 %): the precision the figures carry
 SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 EXPORT_QUERY = """
@@ -39,6 +43,54 @@ EXPORT_QUERY = """
     where i.annee <= ?
     order by i.departement = 'ensemble', i.departement, d.ordre, i.annee
 """
+
+
+# The published detail a CAF analyst asks for beside the indicators, as the bilan shows it (secret cells
+# withheld, withheld titles empty); a sheet each, departement codes as text.
+DETAIL_SHEETS = {
+    "Questionnaire": (
+        ("Année", "Département", "Code département", "Question", "Réponse", "Répondants à la question",
+         "Répondants", "Part"),
+        """
+        select q.annee, coalesce(r.nom_departement, 'Ensemble du réseau'), q.departement, q.libelle_question,
+            q.reponse, q.repondants_question, q.repondants, round(q.part, 3), q.secret
+        from bilan.reponses_questionnaire as q
+        left join bilan.departements_reseau as r on r.departement = q.departement
+        where q.annee <= ?
+        order by q.annee, q.ordre_question, q.ordre_reponse, q.departement = 'ensemble', q.departement
+        """,
+    ),
+    "Actions détaillées": (
+        ("Année", "Date", "Département", "Code département", "Type d'action", "Intitulé", "Commune"),
+        """
+        select a.annee, a.date_action, coalesce(r.nom_departement, 'Actions communes'), a.departement,
+            a.type_action, a.intitule, a.commune
+        from bilan.actions_detaillees as a
+        left join bilan.departements_reseau as r on r.departement = a.departement
+        where a.annee <= ?
+        order by a.date_action, a.departement, a.type_action
+        """,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Entete:
+    """What the exports say about themselves: the network, the date of the figures, the year in progress."""
+
+    reseau: str
+    publie_le: str  # French date and time, Paris
+    provisoire: int | None = None  # the year not over at the date of the figures
+
+    def titre(self, annee: int) -> str:
+        """One line naming the network, the year and the date of the figures."""
+        return f"Promeneurs du Net — {self.reseau} — indicateurs jusqu'à {annee}, chiffres du {self.publie_le}"
+
+    def mention(self) -> str | None:
+        """« provisoire » with its reason, when a year is not over."""
+        if self.provisoire is None:
+            return None
+        return f"Chiffres {self.provisoire} provisoires : l'année n'était pas terminée à la date des chiffres."
 
 
 @dataclass(frozen=True)
@@ -67,7 +119,33 @@ def typed_value(value: float | None, nature: str) -> int | float | None:
         return None
     if nature == "compte" and float(value).is_integer():
         return int(value)
+    if nature == "taux":
+        return round(float(value), RATE_DECIMALS)
     return float(value)
+
+
+def year_status(year: int, revisions: dict[int, str], entete: Entete | None) -> str:
+    """« provisoire », « révisé le … » or « définitif »: how far a year's figures can be relied on."""
+    if entete is not None and year == entete.provisoire:
+        return "provisoire"
+    return revisions.get(year, "définitif")
+
+
+def _year_header(year: int, revisions: dict[int, str], entete: Entete | None) -> str:
+    status = year_status(year, revisions, entete)
+    return str(year) if status == "définitif" else f"{year} ({status})"
+
+
+def _print_setup(sheet, title: str) -> None:
+    """Landscape A4, one page wide, header row repeated, the title block and page numbers in the margins."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = "1:1"
+    sheet.oddHeader.center.text = title.replace("&", "&&")
+    sheet.oddFooter.right.text = "Page &P / &N"
 
 
 def read_lines(published_db: Path, annee: int) -> list[Ligne]:
@@ -90,10 +168,83 @@ def _text_cell(sheet, row: int, column: int, text: str):
     return cell
 
 
-def write_xlsx(lines: list[Ligne], path: Path) -> Path:
-    """One sheet per département then the network: indicators down, years across; a definitions sheet."""
+def _revisions_sheet(workbook, revisions: dict[int, str], bold) -> None:
+    """A sheet saying which closed years were revised since their closing, and when."""
+    sheet = workbook.create_sheet("Révisions")
+    for column, header in enumerate(("Année", "Mention"), start=1):
+        _text_cell(sheet, 1, column, header).font = bold
+    for row, (annee, mention) in enumerate(sorted(revisions.items()), start=2):
+        sheet.cell(row=row, column=1, value=annee)
+        _text_cell(sheet, row, 2, f"Chiffres {mention}")
+    sheet.column_dimensions["B"].width = 40
+
+
+def _about_sheet(workbook, entete: Entete, annee: int, bold) -> None:
+    """The title block: network, years, date of the figures, and « provisoire » when a year is not over."""
+    sheet = workbook.create_sheet("À propos")
+    _text_cell(sheet, 1, 1, entete.titre(annee)).font = bold
+    _text_cell(sheet, 2, 1, f"Chiffres de l'entrepôt publié le {entete.publie_le} (heure de Paris).")
+    if entete.mention():
+        _text_cell(sheet, 3, 1, entete.mention()).font = Font(bold=True, color="B3261E")
+    sheet.column_dimensions["A"].width = 110
+
+
+def read_details(published_db: Path, annee: int) -> dict[str, list[tuple]]:
+    """The rows of each detail sheet up to `annee` (a mart missing from an older warehouse gives no sheet)."""
+    found = {}
+    with open_published(published_db) as con:
+        tables = {name for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'bilan'"
+        ).fetchall()}
+        for title, (_, query) in DETAIL_SHEETS.items():
+            table = query.split("from bilan.", 1)[1].split()[0]
+            if table in tables:
+                found[title] = [_withheld(row) for row in con.execute(query, [int(annee)]).fetchall()]
+    return found
+
+
+def _withheld(row: tuple) -> tuple:
+    """A questionnaire row under statistical secrecy shows « secret », never its counts (other rows as is)."""
+    if len(row) != len(DETAIL_SHEETS["Questionnaire"][0]) + 1:
+        return row
+    return row[:-3] + (("secret", "secret") if row[-1] else row[-3:-1])
+
+
+def _detail_sheet(workbook, title: str, rows: list[tuple], bold, entete: Entete | None) -> None:
+    """One detail sheet: text stays text (codes like 03, titles neutralised), numbers and dates typed."""
+    headers = DETAIL_SHEETS[title][0]
+    sheet = workbook.create_sheet(title)
+    for column, header in enumerate(headers, start=1):
+        _text_cell(sheet, 1, column, header).font = bold
+    for row_number, row in enumerate(rows, start=2):
+        for column, value in enumerate(row, start=1):
+            if isinstance(value, str):
+                _text_cell(sheet, row_number, column, value)
+            elif value is not None:
+                cell = sheet.cell(row=row_number, column=column, value=value)
+                if hasattr(value, "strftime"):
+                    cell.number_format = "DD/MM/YYYY"
+                elif isinstance(value, float):
+                    cell.number_format = "0.0%"
+    sheet.freeze_panes = "A2"
+    for letter, width in zip("ABCDEFGH", (8, 22, 10, 40, 40, 14, 12, 10)):
+        sheet.column_dimensions[letter].width = width
+    if entete is not None:
+        _print_setup(sheet, " — ".join(filter(None, [entete.titre(max(r[0] for r in rows) if rows else 0),
+                                                        entete.mention()])))
+
+
+def write_xlsx(
+    lines: list[Ligne], path: Path, revisions: dict[int, str] | None = None, entete: Entete | None = None,
+    details: dict[str, list[tuple]] | None = None,
+) -> Path:
+    """One sheet per département then the network: indicators down, years across; a definitions sheet;
+    the questionnaire's results and the detailed actions as published (`details`).
+
+    `revisions`: « révisé le … » by closed year revised since its closing, in each year's header and a sheet;
+    `entete`: the title block (each sheet's printed header, and an « À propos » sheet), « provisoire » included."""
+    revisions = revisions or {}
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -103,7 +254,7 @@ def write_xlsx(lines: list[Ligne], path: Path) -> Path:
     for code in departements:
         own = [line for line in lines if line.departement == code]
         sheet = workbook.create_sheet(_sheet_title(own[0].nom_departement, code))
-        headers = ["Code indicateur", "Indicateur", "Nature"] + [str(year) for year in years]
+        headers = ["Code indicateur", "Indicateur", "Nature"] + [_year_header(year, revisions, entete) for year in years]
         for column, header in enumerate(headers, start=1):
             _text_cell(sheet, 1, column, header).font = bold
         indicators = list(dict.fromkeys((line.indicateur, line.libelle, line.nature) for line in own))
@@ -120,6 +271,8 @@ def write_xlsx(lines: list[Ligne], path: Path) -> Path:
         sheet.column_dimensions["A"].width = 34
         sheet.column_dimensions["B"].width = 46
         sheet.column_dimensions["C"].width = 10
+        if entete is not None:
+            _print_setup(sheet, " — ".join(filter(None, [entete.titre(max(years)), entete.mention()])))
     definitions = workbook.create_sheet("Définitions")
     for column, header in enumerate(("Code indicateur", "Indicateur", "Nature", "Définition"), start=1):
         _text_cell(definitions, 1, column, header).font = bold
@@ -131,6 +284,12 @@ def write_xlsx(lines: list[Ligne], path: Path) -> Path:
     definitions.column_dimensions["A"].width = 34
     definitions.column_dimensions["B"].width = 46
     definitions.column_dimensions["D"].width = 100
+    for title, rows in (details or {}).items():
+        _detail_sheet(workbook, title, rows, bold, entete)
+    if revisions:
+        _revisions_sheet(workbook, revisions, bold)
+    if entete is not None:
+        _about_sheet(workbook, entete, max(years), bold)
     with writing_atomically(path) as partial:
         workbook.save(partial)
     return path
@@ -143,8 +302,12 @@ def _csv_number(value: int | float | None) -> str:
     return str(value) if isinstance(value, int) else repr(value).replace(".", ",")
 
 
-def write_csv(lines: list[Ligne], path: Path) -> Path:
-    """Long form, one row per year, département and indicator (French Excel: ';', decimal comma, BOM)."""
+def write_csv(
+    lines: list[Ligne], path: Path, revisions: dict[int, str] | None = None, entete: Entete | None = None
+) -> Path:
+    """Long form, one row per year, département and indicator (French Excel: ';', decimal comma, BOM); the
+    last column says whether the year is « provisoire », « révisé le … » or « définitif »."""
+    revisions = revisions or {}
     with writing_atomically(path) as partial, open(partial, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
@@ -157,15 +320,19 @@ def write_csv(lines: list[Ligne], path: Path) -> Path:
                 neutralise(line.libelle),
                 neutralise(line.nature),
                 _csv_number(typed_value(line.valeur, line.nature)),
+                year_status(line.annee, revisions, entete),
             ])
     return path
 
 
-def write_exports(published_db: Path, annee: int, out_dir: Path) -> tuple[Path, Path]:
+def write_exports(
+    published_db: Path, annee: int, out_dir: Path, revisions: dict[int, str] | None = None,
+    entete: Entete | None = None,
+) -> tuple[Path, Path]:
     """Write bilan-<année>.xlsx and bilan-<année>.csv (every year up to `annee`) into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = read_lines(published_db, annee)
     return (
-        write_xlsx(lines, out_dir / f"bilan-{annee}.xlsx"),
-        write_csv(lines, out_dir / f"bilan-{annee}.csv"),
+        write_xlsx(lines, out_dir / f"bilan-{annee}.xlsx", revisions, entete, read_details(published_db, annee)),
+        write_csv(lines, out_dir / f"bilan-{annee}.csv", revisions, entete),
     )

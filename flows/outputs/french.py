@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 NBSP = "\u00a0"
 NNBSP = "\u202f"  # French thousands separator
+PARIS = ZoneInfo("Europe/Paris")  # the network's clock, whatever the server's (often UTC)
 
 
 
@@ -48,7 +51,12 @@ def format_date(value: str | None) -> str:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return moment.astimezone().strftime("%d/%m/%Y à %H:%M")
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+
+
+def format_now() -> str:
+    """Now, in Paris time, as a French date and time."""
+    return datetime.now(PARIS).strftime("%d/%m/%Y à %H:%M")
 
 
 def format_day(value: date | str | None) -> str:
@@ -58,3 +66,35 @@ def format_day(value: date | str | None) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     return value.strftime("%d/%m/%Y")
+
+
+_TAG_OR_TEXT = re.compile(r"(<(?:style|script)\b.*?</(?:style|script)>|<[^>]*>)", re.S | re.I)
+_BEFORE_PUNCTUATION = re.compile(r"[ \u00a0]+([;:!?»])")  # French: a thin no-break space before ; : ! ? »
+_AFTER_GUILLEMET = re.compile(r"«[ \u00a0]*")
+_NUMBER_AND_WORD = re.compile(r"(\d) (?=[^\W\d_]|%|€)")  # « 12 ateliers », « 41 % » never split at the line end
+
+
+def french_spaces(text: str) -> str:
+    """French typography of a plain text: narrow no-break spaces at « » ; : ! ? and no-break after a number."""
+    text = _BEFORE_PUNCTUATION.sub(NNBSP + r"\1", text)
+    text = _AFTER_GUILLEMET.sub("«" + NNBSP, text)
+    return _NUMBER_AND_WORD.sub(r"\1" + NBSP, text)
+
+
+_WORD_AFTER_TAG = re.compile(r" (?=[^\W\d_]|%|€)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def french_typography(page: str) -> str:
+    """French spaces in the text of an HTML page (never inside tags, styles or scripts): applied once, to
+    the coordinator's text and the generated labels alike, where the page is made. An e-mail address is
+    kept on one line (a printed address split at its hyphen reads as two)."""
+    out, last = [], ""
+    for n, part in enumerate(_TAG_OR_TEXT.split(page)):
+        if n % 2 == 0 and part:
+            if last.isdigit() and _WORD_AFTER_TAG.match(part):  # « <b>9</b> ateliers »: the figure is a tag apart
+                part = NBSP + part[1:]
+            last = part[-1]
+            part = _EMAIL.sub(r'<span class="courriel">\g<0></span>', french_spaces(part))
+        out.append(part)
+    return "".join(out)

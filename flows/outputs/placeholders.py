@@ -1,4 +1,4 @@
-"""The placeholders a bilan document may use: the one list that the renderer, `pdn report --marqueurs`, the
+"""The placeholders a bilan document may use: the one list that the renderer, `pdn rapport --marqueurs`, the
 README and the coordinator guide all read.
 
 A placeholder is written ``{{ nom }}``. A *block* (``{{ tableau_indicateurs }}``, ``{{ question.reseaux }}``)
@@ -31,6 +31,7 @@ BLOCS: dict[str, str] = {
     "ateliers": "ateliers : dates, intitulés et communes",
     "evenements": "événements : dates, intitulés et communes",
     "comites": "dates des comités de pilotage et des comités techniques",
+    "territoire": "« Où le réseau a agi » : communes des actions par département, avec les actions par type",
     "participation_questionnaire": "répondants et taux de participation au questionnaire",
     "questions": "toutes les questions à choix du questionnaire, dans l'ordre du catalogue",
     "interets": "« Votre intérêt à : » notes moyennes de 1 à 5 et graphique",

@@ -17,7 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from flows.errors import InputError
-from flows.outputs.narrative import Section, render_narrative
+from flows.outputs.french import french_spaces, french_typography
+from flows.outputs.narrative import Section, render_narrative, starter_prompts
 from flows.outputs.report_context import build_context, figure_text, quality_context
 from flows.outputs.report_data import available_years, read_published, read_run_report
 from flows.settings import Settings
@@ -27,7 +28,7 @@ from flows.storage import write_text_atomically
 REPORTS_SUBDIR = "rapports"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STANDARD_LAYOUT = TEMPLATES_DIR / "recit-standard.md"  # the bilan without a document
-STARTER_DOCUMENT = TEMPLATES_DIR / "recit-modele.md"  # what `pdn report --modele-recit` writes
+STARTER_DOCUMENT = TEMPLATES_DIR / "recit-modele.md"  # what `pdn rapport --modele-recit` writes
 QUALITY_PAGE = "qualite-des-donnees.html"
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BilanFiles:
-    """What `pdn report` writes for one year."""
+    """What `pdn rapport` writes for one year."""
 
     annee: int
     html: Path
@@ -63,33 +64,45 @@ def css_string(text: str) -> Markup:
     return Markup(f'"{escaped}"')
 
 
-def render_sections(context: dict[str, Any], text: str, origin: str) -> list[Section]:
-    """The document's sections, every placeholder filled from the context."""
+def render_sections(context: dict[str, Any], text: str, origin: str, draft: bool = False) -> list[Section]:
+    """The document's sections, every placeholder filled from the context (a starter prompt refused, or
+    highlighted in a draft)."""
     blocks = _environment().get_template("blocs.html.j2").make_module(context)
 
-    def block(name: str) -> Markup:
+    def block(name: str, titled: bool) -> Markup:
         code = name.removeprefix("question.")
-        return Markup(blocks.question(code) if code != name else getattr(blocks, name)())
+        return Markup(blocks.question(code, titled) if code != name else getattr(blocks, name)(titled))
 
-    return render_narrative(text, origin, context["marqueurs"], block, lambda name, kind: figure_text(context, name, kind))
+    prompts = starter_prompts(STARTER_DOCUMENT.read_text(encoding="utf-8"))
+    return render_narrative(
+        text, origin, context["marqueurs"], block, lambda name, kind: figure_text(context, name, kind), prompts, draft
+    )
 
 
-def render_bilan(context: dict[str, Any], text: str, origin: str) -> str:
-    """The CAF bilan page (autoescaped template; the document's HTML comes from the safe renderer)."""
+def render_bilan(
+    context: dict[str, Any], text: str, origin: str, draft: bool = False, pages: dict[str, int] | None = None
+) -> str:
+    """The CAF bilan page (autoescaped template; the document's HTML comes from the safe renderer), with
+    French typography; `pages`: the printed page of each section for the contents (anchor → page)."""
     annee = context["annee"]
     mention = f"Bilan provisoire : l'année {annee} n'était pas terminée à la date des chiffres"
+    running = f"PROVISOIRE — {mention}" if context["provisoire"] else ""
+    if draft:
+        running = f"BROUILLON À RELIRE — ne pas envoyer à la CAF {running}".strip()
     page = {
-        "sections": render_sections(context, text, origin),
+        "sections": render_sections(context, text, origin, draft),
         "mention_provisoire": mention,
-        "pied_de_page_css": css_string(f"Promeneurs du Net — bilan d'activités {annee}"),
-        "provisoire_css": css_string(f"PROVISOIRE — {mention}"),
+        "brouillon": draft,
+        "pages": pages or {},
+        "pied_de_page_css": css_string(french_spaces(f"Promeneurs du Net — bilan d'activités {annee}")),
+        "entete_css": css_string(french_spaces(running)) if running else None,
     }
-    return _environment().get_template("bilan.html.j2").render(**context, **page)
+    return french_typography(_environment().get_template("bilan.html.j2").render(**context, **page))
 
 
 def render_quality(context: dict[str, Any]) -> str:
     """The coordinator's data-quality page."""
-    return _environment().get_template("qualite.html.j2").render(**context)
+    return french_typography(_environment().get_template("qualite.html.j2").render(**context))
 
 
 def reports_dir(settings: Settings) -> Path:
@@ -114,7 +127,7 @@ def _narrative_text(settings: Settings, config: SourceConfig, annee: int) -> tup
 
 def _published(settings: Settings) -> Path:
     if not settings.published_db.exists():
-        raise InputError(f"Aucun entrepôt publié ({settings.published_db}) : lancez d'abord « pdn sync ».")
+        raise InputError(f"Aucun entrepôt publié ({settings.published_db}) : lancez d'abord « pdn synchroniser ».")
     return settings.published_db
 
 
@@ -132,13 +145,15 @@ def produce_bilan(
     settings: Settings, annee: int | None = None, config: SourceConfig | None = None, pdf: bool = False
 ) -> BilanFiles:
     """Write the year's bilan (HTML, and PDF on demand), the CAF exports and the data-quality page."""
-    from flows.outputs.exports import write_exports
+    from flows.ops.closing import revision_mentions
+    from flows.outputs.exports import Entete, write_exports
 
     published = _published(settings)
     annee = _check_year(available_years(published), annee)
     config = config if config is not None else bilan_config(settings)
     data = read_published(published, annee)
-    context = build_context(data, annee, config.bilan.organisation)
+    revisions = {year: mention for year, mention in revision_mentions(settings.raw_db).items() if year <= annee}
+    context = build_context(data, annee, config.bilan.organisation, revisions.get(annee))
     text, origin = _narrative_text(settings, config, annee)
     html = render_bilan(context, text, origin or "mise en page standard")
     folder = reports_dir(settings)
@@ -146,13 +161,36 @@ def produce_bilan(
     run_id = data["synchronisation"][0]["run_id"] if data["synchronisation"] else None
     quality = render_quality(quality_context(data, read_run_report(settings.runs_dir, run_id)))
     quality_page = write_text_atomically(folder / QUALITY_PAGE, quality)
-    xlsx, csv = write_exports(published, annee, folder)
-    printed = None
-    if pdf:
-        from flows.outputs.pdf import print_to_pdf
-
-        printed = print_to_pdf(target, folder / f"bilan-{annee}.pdf")
+    entete = Entete(context["reseau"], context["synchronisation"]["publie_le"], annee if context["provisoire"] else None)
+    xlsx, csv = write_exports(published, annee, folder, revisions, entete)
+    printed = _print(context, text, origin or "mise en page standard", target, folder / f"bilan-{annee}.pdf") if pdf else None
     return BilanFiles(annee, target, xlsx, csv, quality_page, context["provisoire"], origin, printed)
+
+
+def _print(context: dict[str, Any], text: str, origin: str, page: Path, target: Path, draft: bool = False) -> Path:
+    """The PDF, its contents numbered with the pages where the sections fall (two prints)."""
+    from flows.outputs.pdf import print_with_contents
+
+    headings = [(s.ancre, s.titre) for s in render_sections(context, text, origin, draft) if s.titre]
+    return print_with_contents(
+        lambda pages: render_bilan(context, text, origin, draft, pages), page, target, headings
+    )
+
+
+def produce_draft(settings: Settings, annee: int | None = None, config: SourceConfig | None = None,
+                  pdf: bool = False) -> tuple[Path, Path | None]:
+    """A proofreading copy of the bilan (starter prompts highlighted), never under the CAF file's name; no
+    exports, no quality page. Returns (HTML, PDF or None)."""
+    published = _published(settings)
+    annee = _check_year(available_years(published), annee)
+    config = config if config is not None else bilan_config(settings)
+    context = build_context(read_published(published, annee), annee, config.bilan.organisation)
+    text, origin = _narrative_text(settings, config, annee)
+    origin = origin or "mise en page standard"
+    folder = reports_dir(settings)
+    target = write_text_atomically(folder / f"brouillon-bilan-{annee}.html", render_bilan(context, text, origin, True))
+    printed = _print(context, text, origin, target, folder / f"brouillon-bilan-{annee}.pdf", True) if pdf else None
+    return target, printed
 
 
 def placeholder_summary(settings: Settings, annee: int | None = None) -> str:

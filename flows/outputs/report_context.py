@@ -8,16 +8,25 @@ from typing import Any
 
 from markupsafe import Markup
 
-from flows.ops.summary import failure_places
+from flows.ops.summary import failure_places, rows_line
 from flows.outputs.charts import (
     COLOURS,
     DEPARTMENT_COLOURS,
+    commun_colour,
     line_chart,
     score_chart,
     share_bar_chart,
     stacked_bar_chart,
 )
-from flows.outputs.french import MONTHS, format_change, format_date, format_day, format_mean, format_number
+from flows.outputs.french import (
+    MONTHS,
+    format_change,
+    format_date,
+    format_day,
+    format_mean,
+    format_now,
+    format_number,
+)
 from flows.outputs.placeholders import CHOICE_KINDS, Figure, Placeholders
 from flows.sources.catalogue import load_catalogue
 from flows.vocabulary import ENSEMBLE
@@ -76,15 +85,24 @@ def _monthly_chart(rows: list[dict], codes: list[str], annee: int) -> Markup:
 
 
 def _activities(rows: list[dict], codes: list[str], labels: dict[str, str]) -> dict[str, Any]:
-    """Actions by type (rows) and département (columns), with the chart."""
+    """Actions by type (rows) and département (columns), with the chart. A type that alone feeds an indicator
+    is named by the indicator's (plural) label, the one the tables and cards use: « Rencontres individuelles »."""
     columns = codes + sorted({r["departement"] for r in rows if COMMUN in r["departement"]})
+    feeding: dict[str, set[str]] = {}
+    for row in rows:
+        if row.get("libelle_indicateur"):
+            feeding.setdefault(row["libelle_indicateur"], set()).add(row["type_action"])
+    plural = {next(iter(kinds)): label for label, kinds in feeding.items() if len(kinds) == 1}
     types: dict[str, dict[str, int]] = {}
     participants: dict[str, int] = {}
     for row in rows:
-        types.setdefault(row["type_action"], {})[row["departement"]] = row["actions"]
-        participants[row["type_action"]] = participants.get(row["type_action"], 0) + (row["participants"] or 0)
+        name = plural.get(row["type_action"], row["type_action"])
+        types.setdefault(name, {})[row["departement"]] = row["actions"]
+        participants[name] = participants.get(name, 0) + (row["participants"] or 0)
     colours = _department_colours(codes)
-    legend = [(labels.get(c, c), colours.get(c, COLOURS["commun"])) for c in columns]
+    legend: list[tuple[str, str]] = []
+    for c in columns:  # joint actions: a purple that stands out from the segment before it
+        legend.append((labels.get(c, c), colours.get(c) or commun_colour(legend[-1][1] if legend else "#ffffff")))
     chart_rows = [(name, [counts.get(c, 0) for c in columns]) for name, counts in types.items()]
     return {
         "colonnes": [labels.get(c, c) for c in columns],
@@ -192,7 +210,7 @@ def _detailed_actions(rows: list[dict], labels: dict[str, str]) -> dict[str, dic
 
     A block lists its first DETAILED_ROWS_SHOWN actions and counts the others: a national network's
     thousands of workshops belong in the warehouse table, not in a document for the CAF."""
-    blocks: dict[str, dict[str, Any]] = {name: {"lignes": [], "autres": 0} for name in DETAILED_BLOCKS}
+    blocks: dict[str, dict[str, Any]] = {name: {"lignes": [], "autres": 0, "types": 0} for name in DETAILED_BLOCKS}
     for row in rows:
         for name, indicators in DETAILED_BLOCKS.items():
             if row["indicateur"] not in indicators:
@@ -207,7 +225,35 @@ def _detailed_actions(rows: list[dict], labels: dict[str, str]) -> dict[str, dic
                 "intitule": row["intitule"],
                 "commune": row["commune"],
             })
+    for block in blocks.values():
+        block["types"] = len({line["type"] for line in block["lignes"]})
     return blocks
+
+
+def _territory(rows: list[dict], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Where the network acted: the communes of the published detailed actions, by département, with the
+    actions held there by type (a withheld or empty commune is not listed)."""
+    places: dict[str, dict[str, dict[str, int]]] = {}
+    for row in rows:
+        if row["commune"]:
+            types = places.setdefault(row["departement"], {}).setdefault(row["commune"], {})
+            types[row["type_action"]] = types.get(row["type_action"], 0) + 1
+    return [
+        {"departement": code, "titre": labels.get(code, code), "communes": [
+            {"commune": commune, "actions": " ; ".join(f"{kind} : {count}" for kind, count in types.items())}
+            for commune, types in sorted(communes.items(), key=lambda item: item[0].lower())
+        ]}
+        for code, communes in sorted(places.items())
+    ]
+
+
+def _training_titles(rows: list[dict], code: str) -> list[str]:
+    """The published titles of the year's training sessions of one département (all of them for the network)."""
+    return list(dict.fromkeys(
+        row["intitule"] for row in rows
+        if row["indicateur"] in DETAILED_BLOCKS["formations"] and row["intitule"]
+        and (code == ENSEMBLE or row["departement"] == code)
+    ))
 
 
 def is_provisional(annee: int, published_at: Any) -> bool:
@@ -230,8 +276,12 @@ def bilan_placeholders(data: dict[str, list[dict]], codes: list[str]) -> Placeho
     )
 
 
-def build_context(data: dict[str, list[dict]], annee: int, organisation: str | None) -> dict[str, Any]:
-    """Everything the CAF bilan shows, computed from the published marts (no internal data-quality detail)."""
+def build_context(
+    data: dict[str, list[dict]], annee: int, organisation: str | None, revision: str | None = None
+) -> dict[str, Any]:
+    """Everything the CAF bilan shows, computed from the published marts (no internal data-quality detail).
+
+    `revision`: « révisé le … » when the year was closed and its figures revised since (flows/ops/closing.py)."""
     names = {row["departement"]: row["nom_departement"] for row in data["departements"]}
     codes = sorted(names)
     labels = {code: _department_label(code, names) for code in codes + [ENSEMBLE]}
@@ -289,6 +339,7 @@ def build_context(data: dict[str, list[dict]], annee: int, organisation: str | N
             "profils": types.get((code, "profil", True), []),
             "structures": types.get((code, "type_structure", True), []),
             "hors_liste": bool(types.get((code, "profil", False)) or types.get((code, "type_structure", False))),
+            "formations": _training_titles(data["actions_detaillees"], code),
         }
         for code in codes + [ENSEMBLE]
     ]
@@ -307,6 +358,7 @@ def build_context(data: dict[str, list[dict]], annee: int, organisation: str | N
         "annee": annee,
         "annee_precedente": previous,
         "provisoire": is_provisional(annee, sync.get("publie_le")),
+        "mention_revision": f"Chiffres {revision} (année close, révisée après sa clôture)." if revision else None,
         "organisation": organisation,
         "reseau": network,
         "textes": {
@@ -318,7 +370,7 @@ def build_context(data: dict[str, list[dict]], annee: int, organisation: str | N
         "chiffres": figures,
         "marqueurs": bilan_placeholders(data, codes),
         "departements": [{"code": c, "titre": labels[c]} for c in codes + [ENSEMBLE]],
-        "genere_le": datetime.now().strftime("%d/%m/%Y à %H:%M"),
+        "genere_le": format_now(),
         "synchronisation": {"run_id": sync.get("run_id"), "publie_le": format_date(sync.get("publie_le"))},
         "tableau": table,
         "fiches": fiches,
@@ -333,6 +385,7 @@ def build_context(data: dict[str, list[dict]], annee: int, organisation: str | N
         },
         "activites": _activities(data["activites"], codes, labels),
         "actions_detaillees": _detailed_actions(data["actions_detaillees"], labels),
+        "lieux_actions": _territory(data["actions_detaillees"], labels),
         "questionnaire": {
             "campagne": annee in campaigns,
             "participation": participation,
@@ -353,21 +406,71 @@ def figure_text(context: dict[str, Any], name: str, kind: str | Figure) -> str:
     return context["textes"][name]
 
 
+def _place_labels(data: dict[str, list[dict]]) -> dict[str, str]:
+    """Codes a check names (indicators, départements) → the labels the coordinator reads."""
+    labels = {row["indicateur"]: row["libelle"] for row in data["definitions"]}
+    labels |= {row["departement"]: row["nom_departement"] for row in data["departements"]}
+    return labels | {ENSEMBLE: "Ensemble du réseau"}
+
+
+def _french_places(places: str, labels: dict[str, str]) -> str:
+    """« 2019 / 63 / promeneurs_actifs_debut_annee » → « 2019 — Puy-de-Dôme — Promeneurs actifs au 1er janvier »."""
+    return "; ".join(
+        " — ".join(labels.get(part.strip(), part.strip()) for part in place.split(" / "))
+        for place in places.split("; ")
+    ) if places else places
+
+
+def _rows_read(data: dict[str, list[dict]], run_report: dict | None) -> list[dict[str, Any]]:
+    """Rows read per tab as `pdn synchroniser` counted them (the run report): valid, quarantined, and blank rows
+    (the mart counts non-blank rows only), so the page and the terminal say the same numbers."""
+    counted = {(r["tableur"], r["onglet"]): r["lignes"] for r in (run_report or {}).get("lignes_lues", [])}
+    rows = []
+    for row in data["lignes_lues"]:
+        read = counted.get((row["spreadsheet_title"], row["onglet"]), row["lignes_lues"])
+        rows.append(row | {"lignes_lues": read, "lignes_vides": max(read - row["lignes_lues"], 0)})
+    return rows
+
+
 def quality_context(data: dict[str, list[dict]], run_report: dict | None) -> dict[str, Any]:
     """The coordinator's data-quality page: warnings (with the places they concern), rows read, quarantine."""
     sync = data["synchronisation"][0] if data["synchronisation"] else {}
     warnings = [c for c in (run_report or {}).get("controles_en_echec", []) if c.get("gravite") == "avertissement"]
+    labels = _place_labels(data)
     return {
-        "genere_le": datetime.now().strftime("%d/%m/%Y à %H:%M"),
+        "genere_le": format_now(),
         "synchronisation": {"run_id": sync.get("run_id"), "publie_le": format_date(sync.get("publie_le"))},
         "rapport_trouve": run_report is not None,
         "avertissements": [
-            {"message": w["message"], "concerne": failure_places(w.get("details") or {})} for w in warnings
+            {"message": w["message"], "concerne": _french_places(failure_places(w.get("details") or {}), labels)}
+            for w in warnings
         ],
-        "lignes_lues": data["lignes_lues"],
+        "lignes_lues": _rows_read(data, run_report),
+        "cellules_a_corriger": (run_report or {}).get("cellules_signalees", []),
         "quarantaine": data["quarantaine"],
         "questions_non_cataloguees": data["questions_non_cataloguees"],
         "lignes_quarantaine": (run_report or {}).get("quarantaine", []),
         "total_quarantaine": sum(r["lignes_quarantaine"] for r in data["lignes_lues"]),
         "cellules_signalees": data["cellules_signalees"],
+        **_moved_context(run_report or {}),
+    }
+
+
+def _moved_figure(figure: dict) -> dict[str, Any]:
+    """One moved figure as the quality page shows it."""
+    return {**figure, "avant": format_number(figure["avant"]), "apres": format_number(figure["apres"])}
+
+
+def _moved_context(run_report: dict) -> dict[str, Any]:
+    """Published figures this sync changed, closed years it kept (would-be changes), and the rows behind them."""
+    return {
+        "chiffres_modifies": [_moved_figure(f) for f in run_report.get("indicateurs_modifies", [])],
+        "annees_revisees": run_report.get("annees_revisees", []),
+        "annees_conservees": run_report.get("annees_closes_conservees", []),
+        "chiffres_non_appliques": [_moved_figure(f) for f in run_report.get("indicateurs_non_appliques", [])],
+        "lignes_en_cause": [rows_line(tab) for tab in run_report.get("lignes_modifiees", [])],
+        "ruptures": [
+            {**gap, "debut": format_number(gap["debut"]), "fin_precedente": format_number(gap["fin_precedente"])}
+            for gap in run_report.get("ruptures_debut_fin", [])
+        ],
     }

@@ -38,7 +38,7 @@ def report_queries(annee: int) -> dict[str, str]:
             order by mois, departement""",
         "activites": f"""
             select a.type_action, a.departement, count(*) as actions, sum(a.participants) as participants,
-                min(d.ordre) as ordre
+                min(d.ordre) as ordre, min(d.libelle) as libelle_indicateur
             from bilan.activites as a
             -- a type added in the Listes tab feeds no indicator: listed after the others
             left join bilan.definitions_indicateurs as d on d.indicateur = a.indicateur

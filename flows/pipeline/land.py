@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from flows.errors import InputError
 from flows.identity import MentionFinder, pseudonymise, respondent_identities, roster_identities
+from flows.pseudonym_keys import MentionsUnderKeys, key_fingerprint, missing_ring_key_message, require_history_key
 from flows.sources.config import BilanSettings, Bounds
 from flows.sources.contract import CONTRACTS, normalise_label
 from flows.sources.lists import bundled_lists, bundled_lists_fingerprint
@@ -28,6 +30,9 @@ from flows.sources.snapshot import TabSnapshot
 IDENTITY_KEY_COLUMN = {"promeneurs": "cle_promeneur", "reponses": "cle_repondant"}
 # Name + structure of a roster row, even when it has an e-mail: finds the ambiguous duplicate.
 NAME_KEY_COLUMN = "cle_nom_structure"
+# The full name alone, either order: tells apart the people of a shared mailbox, finds possible duplicates (dbt
+# only: never a key of an erasure, a full name alone may be two people).
+FULL_NAME_KEY_COLUMN = "cle_nom"
 
 # The schema of the first release (version 1), frozen: later versions are migrations on top of it.
 _V1_DDL = [
@@ -76,14 +81,17 @@ def _rekey_roster(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     ).df()
     if rows.empty:
         return
-    people, names = roster_identities(rows)
-    rows["cle_promeneur"] = pseudonymise(people, key)
-    rows[NAME_KEY_COLUMN] = pseudonymise(names, key)
-    con.register("nouvelles_cles", rows[["rowid", "cle_promeneur", NAME_KEY_COLUMN]])
-    con.execute(
-        f"update promeneurs set cle_promeneur = n.cle_promeneur, {NAME_KEY_COLUMN} = n.{NAME_KEY_COLUMN} "
-        "from nouvelles_cles as n where promeneurs.rowid = n.rowid"
-    )
+    # The key columns of the schema being migrated: an early migration runs before later ones add theirs.
+    present = {name for (name,) in con.execute(
+        "select column_name from duckdb_columns() where table_name = 'promeneurs'"
+    ).fetchall()}
+    fresh = pseudonymous_keys(rows, "promeneurs", key)
+    columns = [column for column in fresh if column in present]
+    for column in columns:
+        rows[column] = fresh[column]
+    con.register("nouvelles_cles", rows[["rowid", *columns]])
+    assignments = ", ".join(f"{column} = n.{column}" for column in columns)
+    con.execute(f"update promeneurs set {assignments} from nouvelles_cles as n where promeneurs.rowid = n.rowid")
     con.unregister("nouvelles_cles")
 
 
@@ -236,6 +244,41 @@ def _v5_erasures(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
         con.execute(statement)
 
 
+def _v6_key_fingerprint(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Each sync and each erasure records the fingerprint of the pseudonym key it was made with. Earlier ones
+    did not: they get the fingerprint of the key in use at migration, assumed to be theirs (the release that
+    migrates runs with the key the history was written with; with no key given, they stay unknown)."""
+    fingerprint = key_fingerprint(key) if key else None
+    for table in ("syncs", "effacements"):
+        con.execute(f"alter table {table} add column if not exists empreinte_cle varchar")
+        con.execute(f"update {table} set empreinte_cle = ? where empreinte_cle is null", [fingerprint])
+
+
+# Closed years (`pdn cloturer`): when each year was closed and from which publication, the figures frozen then
+# (each row of a yearly bilan mart as JSON: aggregates only) and every later revision (what moved, and why).
+_V7_DDL = [
+    "create table if not exists clotures (annee integer primary key, cloture_le timestamp, sync_id varchar)",
+    "create table if not exists chiffres_clos (annee integer, table_name varchar, ligne_json varchar)",
+    # sync_id: the run that published the revision (for an erasure, the republication, not the replayed sync)
+    """create table if not exists revisions (
+        annee integer, revise_le timestamp, sync_id varchar, motif varchar, modifications_json varchar)""",
+]
+
+
+def _v7_closed_years(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    for statement in _V7_DDL:
+        con.execute(statement)
+
+
+def _v8_pasted_addresses_and_full_names(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """The identity rule reads an address out of « Nom <adresse> », « mailto:adresse » and « adresse; », and a
+    roster row gets the key of its full name: the rows that still hold their personal data get the keys of this
+    rule (rows already purged or erased keep theirs, and have no full name's key)."""
+    con.execute(f"alter table promeneurs add column if not exists {FULL_NAME_KEY_COLUMN} varchar")
+    _rekey_roster(con, key)
+    _rekey_respondents(con, key)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "historique initial : synchronisations, instantanés, lignes des onglets", _create_v1),
     Migration(
@@ -263,18 +306,72 @@ MIGRATIONS: tuple[Migration, ...] = (
         "et masquent leur nom dans les textes libres",
         _v5_erasures,
     ),
+    Migration(
+        6,
+        "empreinte de la clé de pseudonymisation de chaque synchronisation et de chaque effacement : une clé "
+        "changée est refusée au lieu de recharger les personnes effacées (pdn recle pour changer de clé)",
+        _v6_key_fingerprint,
+    ),
+    Migration(
+        7,
+        "années closes (pdn cloturer) : date de clôture, chiffres figés de chaque année close, révisions "
+        "(pdn synchroniser --reviser, effacements)",
+        _v7_closed_years,
+    ),
+    Migration(
+        8,
+        "règle d'identité : l'adresse est lue dans « Nom <adresse> », « mailto:adresse » et « adresse; » ; clé du "
+        "nom complet (adresse partagée, doublons possibles) ; clés recalculées pour les lignes qui ont encore leurs "
+        "données personnelles",
+        _v8_pasted_addresses_and_full_names,
+    ),
 )
 # Every table whose rows belong to a snapshot (the retention policy deletes them together).
 SNAPSHOT_TABLES = ("promeneurs", "activites", "reponses", "reponses_cellules", "formulaires_questions", "listes")
-# The personal data of a row: blanked for departed Promeneurs (`pdn purge`) and never landed again for a
-# person who asked for erasure (`pdn oubli`); the pseudonymous keys stay.
+# Every text column of the raw history is declared in one of the three lists below (a test reads the schema
+# and fails on one declared nowhere); a column may be both personal and free text.
+# The personal data of a row: blanked for departed Promeneurs (`pdn purger`, roster rows and their answers) and
+# never landed again for a person who asked for erasure (`pdn oubli`); the pseudonymous keys stay.
 PERSONAL_COLUMNS_BY_TABLE = {"promeneurs": ("nom", "prenom", "email", "colonnes_extra"), "reponses": ("email",)}
-# Free-text cells, where anyone may be named: the activity log, remarks, answers (and the first release's).
+# Free text: every cell a person typed in a sheet or a form, and the titles, tab names and headers read with
+# them. Anyone may be named there, even in a date or a list column (« Riom chez Zélie Quintard »): mentions of
+# erased people are redacted at landing and by `pdn oubli`, which also redacts them in the whole history.
 FREE_TEXT_COLUMNS = {
-    "activites": ("intitule", "commentaire", "colonnes_extra"),
-    "promeneurs": ("colonnes_extra",),
-    "reponses": ("commentaires", "colonnes_extra"),
-    "reponses_cellules": ("valeur", "choix"),
+    "activites": (
+        "date", "departement", "type_action", "intitule", "commune", "public", "participants", "duree_jours",
+        "commentaire", "colonnes_extra",
+    ),
+    "promeneurs": (
+        "departement", "commune", "structure", "type_structure", "profil", "date_signature_charte", "date_sortie",
+        "colonnes_extra",
+    ),
+    "reponses": (  # the question columns are the first release's (migrated to answer cells since)
+        "horodateur", "departement", "supports", "reseaux", "echanges", "publications", "interet_reseaux_sociaux",
+        "interet_reseau_pdn", "interet_formations", "interet_journees_echanges", "commentaires", "colonnes_extra",
+    ),
+    "reponses_cellules": ("colonne", "valeur", "choix"),
+    "formulaires_questions": ("titre",),
+    "listes": ("liste", "valeur", "variantes", "indicateur", "colonnes_extra"),
+    "snapshots": ("spreadsheet_title", "tab", "header_json", "colonnes_json", "correspondances_json"),
+    "chiffres_clos": ("ligne_json",),  # frozen bilan rows: actions_detaillees carries activity titles
+}
+# Technical text: ids, pseudonymous keys, fingerprints, kinds and what the pipeline writes itself; never typed
+# by anyone, never naming anyone.
+TECHNICAL_COLUMNS = {
+    "syncs": ("sync_id", "source_kind", "departements", "parametres", "empreinte_cle"),
+    "snapshots": ("snapshot_id", "sync_id", "source_kind", "spreadsheet_id", "table_name", "time_zone", "modified_time"),
+    "sync_snapshots": ("sync_id", "snapshot_id"),
+    "promeneurs": ("snapshot_id", "cle_promeneur", NAME_KEY_COLUMN, FULL_NAME_KEY_COLUMN),
+    "activites": ("snapshot_id",),
+    "reponses": ("snapshot_id", "cle_repondant", "reponse_id", "cree_le"),
+    "reponses_cellules": ("snapshot_id", "question_id"),
+    "formulaires_questions": ("snapshot_id", "question_id"),
+    "listes": ("snapshot_id",),
+    "effacements": ("effacement_id", "nature", "cle_personne", "cles", "empreintes", "comptes_json", "empreinte_cle"),
+    "schema_version": ("description",),
+    "clotures": ("sync_id",),
+    "chiffres_clos": ("table_name",),
+    "revisions": ("sync_id", "motif", "modifications_json"),
 }
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -336,10 +433,11 @@ class LandedSnapshot:
 def extras_as_json(cells: pd.DataFrame, extras: dict[str, int]) -> np.ndarray:
     """The extra columns of each row as one JSON object (header -> text), built in DuckDB, not row by row."""
     columns = cells[list(extras.values())].set_axis([f"c{i}" for i in range(len(extras))], axis=1)
-    pairs = ", ".join("'" + header.replace("'", "''") + f"', c{i}" for i, header in enumerate(extras))
+    pairs = ", ".join(f"?, c{i}" for i in range(len(extras)))  # headers are bound: never part of the SQL text
     with duckdb.connect() as con:
         con.register("extra_cells", columns)
-        return con.execute(f"select cast(json_object({pairs}) as varchar) from extra_cells").df().iloc[:, 0].to_numpy()
+        query = f"select cast(json_object({pairs}) as varchar) from extra_cells"
+        return con.execute(query, list(extras)).df().iloc[:, 0].to_numpy()
 
 
 def _row_numbers(snapshot: TabSnapshot) -> np.ndarray:
@@ -390,13 +488,23 @@ def landing_frame(snapshot: TabSnapshot, snapshot_id: str, key: bytes) -> pd.Dat
     frame["colonnes_extra"] = extras_as_json(cells, extras) if keep_extras else None
     for name, values in (snapshot.row_fields or {}).items():
         frame[name] = values
-    if table == "promeneurs":
-        people, names = roster_identities(frame)
-        frame["cle_promeneur"] = pseudonymise(people, key)
-        frame[NAME_KEY_COLUMN] = pseudonymise(names, key)
-    elif table == "reponses":
-        frame["cle_repondant"] = pseudonymise(respondent_identities(frame), key)
+    for column, keys in pseudonymous_keys(frame, table, key).items():
+        frame[column] = keys
     return frame
+
+
+def pseudonymous_keys(frame: pd.DataFrame, table: str, key: bytes) -> dict[str, pd.Series]:
+    """The key columns of a table's rows under `key`, from their personal columns (landing, `pdn recle`)."""
+    if table == "promeneurs":
+        people, names, full_names = roster_identities(frame)
+        return {
+            "cle_promeneur": pseudonymise(people, key),
+            NAME_KEY_COLUMN: pseudonymise(names, key),
+            FULL_NAME_KEY_COLUMN: pseudonymise(full_names, key),
+        }
+    if table == "reponses":
+        return {"cle_repondant": pseudonymise(respondent_identities(frame), key)}
+    return {}
 
 
 def _snapshot_record(snapshot: TabSnapshot, snapshot_id: str, sync_id: str, source_kind: str) -> dict:
@@ -443,15 +551,51 @@ class ErasedPeople:
     """What landing knows of the people who asked for erasure: their rows' keys, their mentions' fingerprints."""
 
     keys: frozenset[str]
-    mentions: MentionFinder
+    mentions: MentionFinder | MentionsUnderKeys
+    # Erasures made under an earlier key (before a `pdn recle`): that key, from the ring, and their rows' keys.
+    earlier: tuple[tuple[bytes, frozenset[str]], ...] = ()
 
 
-def erased_people(con: duckdb.DuckDBPyConnection, key: bytes) -> ErasedPeople:
-    """Every erasure recorded in the history, as keys and fingerprints."""
-    keys, fingerprints = con.execute(
-        "select list_distinct(flatten(list(cles))), list_distinct(flatten(list(empreintes))) from effacements"
-    ).fetchone()
-    return ErasedPeople(frozenset(keys or ()), MentionFinder(frozenset(fingerprints or ()), key))
+def erased_people(
+    con: duckdb.DuckDBPyConnection, key: bytes, earlier_keys: Mapping[str, bytes] | None = None
+) -> ErasedPeople:
+    """Every erasure recorded in the history, as keys and fingerprints, each under the key it was made with."""
+    current = key_fingerprint(key)
+    groups = con.execute(
+        "select coalesce(empreinte_cle, ?) as cle, list_distinct(flatten(list(cles))), "
+        "list_distinct(flatten(list(empreintes))) from effacements group by all order by all",
+        [current],
+    ).fetchall()
+    keys, finders, earlier = frozenset(), [], []
+    for fingerprint, erased_keys, fingerprints in groups:
+        group_key = key if fingerprint == current else (earlier_keys or {}).get(fingerprint)
+        if group_key is None:
+            raise InputError(missing_ring_key_message(fingerprint))
+        finders.append(MentionFinder(frozenset(fingerprints or ()), group_key))
+        if group_key == key:
+            keys |= frozenset(erased_keys or ())
+        else:
+            earlier.append((group_key, frozenset(erased_keys or ())))
+    mentions = MentionsUnderKeys(tuple(finders)) if len(finders) > 1 else (finders or [MentionFinder(frozenset(), key)])[0]
+    return ErasedPeople(keys, mentions, tuple(earlier))
+
+
+def recognise_earlier_erasures(
+    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, table: str, erased: ErasedPeople
+) -> frozenset[str]:
+    """Rows of people erased under an earlier key: their keys under today's key, added to their erasure (dbt
+    quarantines by key) and returned, so that without_erased_people treats them as any erased person's."""
+    found: set[str] = set()
+    for old_key, old_erased in erased.earlier:
+        for column, old_keys in pseudonymous_keys(frame, table, old_key).items():
+            matched = old_keys.isin(old_erased).to_numpy()
+            for old, new in zip(old_keys[matched], frame[column][matched]):
+                con.execute(
+                    "update effacements set cles = list_distinct(list_append(cles, ?)) where list_contains(cles, ?)",
+                    [new, old],
+                )
+                found.add(new)
+    return frozenset(found)
 
 
 def without_erased_people(
@@ -472,16 +616,40 @@ def without_erased_people(
 
 
 def redact_mentions(frame: pd.DataFrame, table: str, mentions: MentionFinder) -> list[int]:
-    """Replace, in place, the mentions of erased people in the frame's free text; return the rows' numbers."""
+    """Replace, in place, the mentions of erased people in the frame's free text; return the rows' numbers
+    (empty for a frame without them, such as a snapshot's record)."""
     named = np.zeros(len(frame), dtype=bool)
     if not mentions.fingerprints:
         return []
     for column in (c for c in FREE_TEXT_COLUMNS.get(table, ()) if c in frame.columns):
-        redacted = frame[column].map(mentions.redact)
-        changed = (redacted.astype(str) != frame[column].astype(str)).to_numpy()
-        frame[column] = redacted
-        named |= changed
+        values = frame[column].tolist()
+        redacted = _redacted_values(values, mentions)
+        # Compared value by value: a blank (None, NaN) is left as it is, and is never « changed ».
+        changed = np.fromiter((new is not old for new, old in zip(redacted, values)), dtype=bool, count=len(values))
+        if changed.any():
+            frame[column] = pd.Series(redacted, index=frame.index, dtype=object)
+            named |= changed
+    if "numero_ligne" not in frame.columns:
+        return []
     return sorted(set(frame.loc[named, "numero_ligne"].tolist()))
+
+
+def _redacted_values(values: list, mentions: MentionFinder) -> list:
+    """Each value redacted, the same object when nothing was; a text repeated down a column is read once."""
+    seen: dict[str, str | None] = {}  # text -> its redaction, None when it names nobody
+    out = []
+    for value in values:
+        if isinstance(value, str):
+            if value not in seen:
+                new = mentions.redact(value)
+                seen[value] = None if new == value else new
+            out.append(value if seen[value] is None else seen[value])
+        elif isinstance(value, list):
+            new = mentions.redact(value)
+            out.append(value if new == value else new)
+        else:
+            out.append(value)
+    return out
 
 
 def append_by_name(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -503,8 +671,11 @@ def land_sync(
     key: bytes,
     bounds: Bounds = Bounds(),
     seuil_confidentialite: int = BilanSettings.seuil_confidentialite,
+    earlier_keys: Mapping[str, bytes] | None = None,
 ) -> list[LandedSnapshot]:
     """Append one sync's snapshots to the raw history in a single transaction (all or nothing).
+
+    Refused when `key` is not the history's; `earlier_keys` (the ring) recognise people erased before a rekey.
 
     The sync's parameters (plausibility bounds, secrecy threshold) are recorded with it: a replay applies them."""
     raw_db.parent.mkdir(parents=True, exist_ok=True)
@@ -512,19 +683,25 @@ def land_sync(
     with duckdb.connect(str(raw_db)) as con:
         con.execute("begin transaction")
         migrate(con, key)
-        erased = erased_people(con, key)
+        require_history_key(con, key)
+        erased = erased_people(con, key, earlier_keys)
         con.execute(
             "insert into syncs by name select ? as sync_id, ? as started_at, ? as source_kind, "
-            "? as departements, ? as parametres",
+            "? as departements, ? as parametres, ? as empreinte_cle",
             [sync_id, datetime.now(), source_kind, json.dumps(list(departements)),
-             json.dumps({"bornes": bounds.as_record(), "seuil_confidentialite": seuil_confidentialite})],
+             json.dumps({"bornes": bounds.as_record(), "seuil_confidentialite": seuil_confidentialite}),
+             key_fingerprint(key)],
         )
         for snapshot in snapshots:
             snapshot_id = uuid.uuid4().hex
             record = pd.DataFrame([_snapshot_record(snapshot, snapshot_id, sync_id, source_kind)])
+            redact_mentions(record, "snapshots", erased.mentions)  # a title or a header may name them too
             append_by_name(con, "snapshots", record)
             table = snapshot.contract.table_name
-            frame, theirs, naming = without_erased_people(landing_frame(snapshot, snapshot_id, key), table, erased)
+            frame = landing_frame(snapshot, snapshot_id, key)
+            if erased.earlier:
+                erased = replace(erased, keys=erased.keys | recognise_earlier_erasures(con, frame, table, erased))
+            frame, theirs, naming = without_erased_people(frame, table, erased)
             append_by_name(con, table, frame)
             if table == "reponses":
                 cells = answer_cells(snapshot, snapshot_id)
@@ -536,6 +713,7 @@ def land_sync(
                     [(snapshot_id, qid, title, n) for n, (title, qid) in enumerate(snapshot.question_ids.items())],
                     columns=["snapshot_id", "question_id", "titre", "position"],
                 )
+                redact_mentions(questions, "formulaires_questions", erased.mentions)
                 append_by_name(con, "formulaires_questions", questions)
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
             landed.append(

@@ -1,6 +1,6 @@
 """Processes a killed sync leaves behind (Prefect's temporary API server) are found and stopped.
 
-`pdn sync` marks its environment before Prefect starts anything, so every child process inherits the
+`pdn synchroniser` marks its environment before Prefect starts anything, so every child process inherits the
 mark with the sync's pid and start time. A later sync stops the marked processes whose sync is gone.
 Linux only (/proc); elsewhere it does nothing.
 """
@@ -16,7 +16,7 @@ MARK = "PDN_SYNC_PROCESS"
 PROC = Path("/proc")
 
 
-def _start_time(pid: int) -> str | None:
+def start_time(pid: int) -> str | None:
     """The kernel's start time of a process (field 22 of /proc/<pid>/stat): tells a reused pid apart."""
     try:
         stat = (PROC / str(pid) / "stat").read_text()
@@ -25,14 +25,21 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def process_identity(pid: int | None = None) -> str:
+    """« pid:start time » of a process (this one by default): names it even after its pid is reused."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{start_time(pid)}"
+
+
+def is_alive(identity: str) -> bool:
+    """Whether the process named by `process_identity` still runs (False for a reused pid)."""
+    pid, _, started = identity.partition(":")
+    return pid.isdigit() and start_time(int(pid)) == started
+
+
 def mark_this_process() -> None:
     """Mark this process's environment: the children it starts will carry the mark."""
-    os.environ[MARK] = f"{os.getpid()}:{_start_time(os.getpid())}"
-
-
-def _alive(mark: str) -> bool:
-    pid, _, started = mark.partition(":")
-    return pid.isdigit() and _start_time(int(pid)) == started
+    os.environ[MARK] = process_identity()
 
 
 def _marked_processes() -> dict[int, str]:
@@ -54,17 +61,17 @@ def _marked_processes() -> dict[int, str]:
 
 def stop_orphans(grace_seconds: float = 5.0) -> list[int]:
     """Stop the processes left by syncs that no longer run; return their pids."""
-    orphans = [pid for pid, mark in _marked_processes().items() if not _alive(mark)]
+    orphans = [pid for pid, mark in _marked_processes().items() if not is_alive(mark)]
     for pid in orphans:
         try:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass
     deadline = time.monotonic() + grace_seconds
-    while orphans and time.monotonic() < deadline and any(_start_time(pid) for pid in orphans):
+    while orphans and time.monotonic() < deadline and any(start_time(pid) for pid in orphans):
         time.sleep(0.1)
     for pid in orphans:
-        if _start_time(pid):
+        if start_time(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:

@@ -60,7 +60,7 @@ def dbt_args(command: str, state_dir: Path, dbt_vars: dict | None = None, target
 
 class _ParseAhead:
     """`dbt parse` in a thread while Prefect starts its temporary server: dbt's import and the project's
-    parse leave the critical path of `pdn sync`.
+    parse leave the critical path of `pdn synchroniser`.
 
     It writes only into a temporary folder of its own (no lock is held yet: another sync may be running),
     starting from the last partial-parse state; the build, under the lock, keeps the state it wrote. Not a
@@ -154,7 +154,7 @@ def _remove_stale_parse_folders(older_than_s: float = 3600) -> None:
 
 
 def parse_ahead(replay_sync_id: str | None = None, then: Callable[[], object] | None = None) -> None:
-    """Start parsing the dbt project for the coming `pdn sync` (see _ParseAhead), then run `then` in the same
+    """Start parsing the dbt project for the coming `pdn synchroniser` (see _ParseAhead), then run `then` in the same
     thread (one warm-up at a time: two would share one core). Settings that do not load start nothing: the
     flow reports them."""
     global _parse_ahead

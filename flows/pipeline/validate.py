@@ -72,6 +72,8 @@ TAUX_PARTICIPATION_MIN = 0.2
 INDICATEUR_TAUX_PARTICIPATION = "questionnaire_taux_participation"
 # A tab yielding less than this share of the rows read for the last published file is a collapse.
 RATIO_LIGNES_LUES_MIN = 0.5
+# ...and so is a tab whose valid rows fall below this share (a reformatted column quarantines every row read).
+RATIO_LIGNES_VALIDES_MIN = 0.5
 
 NATURES = ("compte", "jours", "taux")
 INDICATEURS_COLUMNS = ("annee", "departement", "indicateur", "valeur")
@@ -119,10 +121,13 @@ SUITES: tuple[SuiteSpec, ...] = (
         "qualite_controles_evolution", "qualite.controles_evolution", ("annee", "departement", "indicateur")
     ),
     SuiteSpec("qualite_lignes_lues", "qualite.lignes_lues", ("spreadsheet_title", "onglet")),
-    # Derived frame: rows read per tab now versus in the last published file (built in Python).
+    # Derived frames, built in Python: rows read and valid per tab now versus in the last published file, and
+    # the years of the last published file present or not in the candidate.
     SuiteSpec("qualite_comparaison_lignes_lues", "qualite.lignes_lues", ("spreadsheet_title", "onglet")),
+    SuiteSpec("qualite_comparaison_annees", "bilan.indicateurs_annuels", ("annee",)),
 )
 COMPARISON_SUITE = "qualite_comparaison_lignes_lues"
+YEARS_SUITE = "qualite_comparaison_annees"
 
 _GATE_LOCK = threading.Lock()  # GX keeps a process-wide "current project": one gate at a time
 
@@ -137,7 +142,7 @@ def _gx() -> Any:
 
 
 def warm_up() -> None:
-    """Import Great Expectations now, ahead of the gate (`pdn sync` does it while Prefect starts)."""
+    """Import Great Expectations now, ahead of the gate (`pdn synchroniser` does it while Prefect starts)."""
     _gx()
 
 
@@ -320,12 +325,26 @@ def _lignes_lues_rules() -> list[Expectation]:
 
 
 def _comparaison_lignes_lues_rules() -> list[Expectation]:
-    """Rows read per tab versus the last published file."""
+    """Rows read, and valid rows, per tab versus the last published file."""
     return [
         _rule("ExpectColumnValuesToBeBetween", CRITIQUE,
               f"Le nombre de lignes lues dans un onglet a baissé de plus de {_percent(1 - RATIO_LIGNES_LUES_MIN)} "
               "par rapport au dernier entrepôt publié : onglet vidé ou tronqué par erreur ?",
               column="ratio_lignes_lues", min_value=RATIO_LIGNES_LUES_MIN),
+        _rule("ExpectColumnValuesToBeBetween", CRITIQUE,
+              f"Le nombre de lignes valides d'un onglet a baissé de plus de {_percent(1 - RATIO_LIGNES_VALIDES_MIN)} "
+              "par rapport au dernier entrepôt publié : les lignes sont lues mais mises en quarantaine.",
+              column="ratio_lignes_valides", min_value=RATIO_LIGNES_VALIDES_MIN),
+    ]
+
+
+def _comparaison_annees_rules() -> list[Expectation]:
+    """Every year of the last published file is still in the candidate."""
+    return [
+        _rule("ExpectColumnValuesToBeBetween", CRITIQUE,
+              "Une année publiée a disparu des indicateurs (plus aucune activité valide ni campagne de questionnaire "
+              "pour cette année) : lignes mises en quarantaine ou onglet vidé ?",
+              column="presente", min_value=1, max_value=1),
     ]
 
 
@@ -337,6 +356,7 @@ _RULES = {
     "qualite_controles_evolution": _controles_evolution_rules,
     "qualite_lignes_lues": _lignes_lues_rules,
     "qualite_comparaison_lignes_lues": _comparaison_lignes_lues_rules,
+    "qualite_comparaison_annees": _comparaison_annees_rules,
 }
 
 
@@ -481,17 +501,31 @@ def _indicateurs_frame(indicateurs: pd.DataFrame, definitions: pd.DataFrame | No
 
 
 def comparison_frame(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
-    """Rows read per tab now versus the last published file; a tab no longer read counts as 0 rows."""
+    """Rows read and valid per tab now versus the last published file; a tab no longer read counts as 0 rows."""
     key = ["spreadsheet_title", "onglet"]
-    before = previous.groupby(key, as_index=False)["lignes_lues"].sum()
-    before = before.rename(columns={"lignes_lues": "lignes_lues_precedentes"})
-    now = current.groupby(key, as_index=False)["lignes_lues"].sum()
+    counts = [c for c in ("lignes_lues", "lignes_valides") if c in previous.columns and c in current.columns]
+    before = previous.groupby(key, as_index=False)[counts].sum()
+    before = before.rename(columns={c: f"{c}_precedentes" for c in counts})
+    now = current.groupby(key, as_index=False)[counts].sum()
     frame = before.merge(now, on=key, how="left")
-    frame["lignes_lues"] = frame["lignes_lues"].fillna(0)
     # A tab that was already empty has no baseline to collapse from.
     frame = frame[frame["lignes_lues_precedentes"] > 0].reset_index(drop=True)
-    frame["ratio_lignes_lues"] = frame["lignes_lues"] / frame["lignes_lues_precedentes"]
+    for column in ("lignes_lues", "lignes_valides"):
+        ratio = f"ratio_{column}"
+        if column not in counts:  # a file published before valid rows were counted: nothing to compare
+            frame[ratio] = pd.Series(pd.NA, index=frame.index, dtype="Float64")
+            continue
+        frame[column] = frame[column].fillna(0)
+        baseline = frame[f"{column}_precedentes"]
+        frame[ratio] = (frame[column] / baseline).where(baseline > 0)  # no valid row before: no ratio
     return frame
+
+
+def years_frame(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """The years of the last published indicators, each with `presente` = 1 when the candidate has it too."""
+    before = sorted(previous["annee"].dropna().astype(int).unique())
+    now = set(current["annee"].dropna().astype(int)) if "annee" in current.columns else set()
+    return pd.DataFrame({"annee": before, "presente": [int(year in now) for year in before]}, dtype="int64")
 
 
 def _parameters(frames: dict[str, pd.DataFrame], departements: tuple[str, ...]) -> dict:
@@ -531,7 +565,7 @@ def _load_frames(
     frames: dict[str, pd.DataFrame] = {}
     failures: list[CheckFailure] = []
     for spec in SUITES:
-        if spec.name == COMPARISON_SUITE:
+        if spec.name in (COMPARISON_SUITE, YEARS_SUITE):
             continue
         frame = _read_table(candidate_db, spec.table)
         if frame is None:
@@ -548,6 +582,10 @@ def _load_frames(
         current.columns
     ):
         frames[COMPARISON_SUITE] = comparison_frame(current, previous)
+    previous_years = _previous_table(previous_db, "bilan.indicateurs_annuels")
+    indicateurs = frames.get("bilan_indicateurs_annuels")
+    if previous_years is not None and "annee" in previous_years.columns and indicateurs is not None:
+        frames[YEARS_SUITE] = years_frame(indicateurs, previous_years)
     return {name: _html_safe(frame) for name, frame in frames.items()}, failures, _read_table(
         candidate_db, "qualite.quarantaine"
     )
@@ -567,20 +605,27 @@ def _html_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return escaped
 
 
-def _previous_lignes_lues(previous_db: Path | None) -> pd.DataFrame | None:
-    """qualite.lignes_lues of the last published file, when there is one to compare with."""
+def _previous_table(previous_db: Path | None, table: str) -> pd.DataFrame | None:
+    """A table of the last published file, when there is one to compare with (None when absent)."""
     if previous_db is None:
         return None
     if not previous_db.exists():
-        logger.warning("Entrepôt publié précédent introuvable (%s) : lignes lues non comparées", previous_db)
+        logger.warning("Entrepôt publié précédent introuvable (%s) : %s non comparée", previous_db, table)
         return None
     try:
-        previous = _read_table(previous_db, "qualite.lignes_lues")
+        return _read_table(previous_db, table)
     except duckdb.IOException:
         # Someone holds the published file open read-write (locked): read a copy instead.
         with tempfile.TemporaryDirectory() as folder:
             copy = Path(shutil.copy(previous_db, Path(folder) / previous_db.name))
-            previous = _read_table(copy, "qualite.lignes_lues")
+            return _read_table(copy, table)
+
+
+def _previous_lignes_lues(previous_db: Path | None) -> pd.DataFrame | None:
+    """qualite.lignes_lues of the last published file, when there is one to compare with."""
+    previous = _previous_table(previous_db, "qualite.lignes_lues")
+    if previous_db is None or not previous_db.exists():
+        return None
     if previous is None or not {"spreadsheet_title", "onglet", "lignes_lues"} <= set(previous.columns):
         logger.warning("L'entrepôt publié précédent n'a pas de qualite.lignes_lues : lignes lues non comparées")
         return None
@@ -678,6 +723,62 @@ def _quarantine_details(failures: list[CheckFailure], quarantaine: pd.DataFrame 
     ]
 
 
+_QUARANTINE_COLUMNS = {"spreadsheet_title", "onglet", "motif", "lignes"}
+
+
+def quarantine_growth(current: pd.DataFrame | None, previous: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Quarantined rows by tab and reason now, with how many more than in the last publication (`hausse`)."""
+    if current is None or not _QUARANTINE_COLUMNS <= set(current.columns):
+        return None
+    key = ["spreadsheet_title", "onglet", "motif"]
+    now = current.groupby(key, as_index=False)["lignes"].sum()
+    if previous is None or not _QUARANTINE_COLUMNS <= set(previous.columns):
+        return now.assign(hausse=now["lignes"])
+    before = previous.groupby(key, as_index=False)["lignes"].sum().rename(columns={"lignes": "avant"})
+    frame = now.merge(before, on=key, how="left")
+    return frame.assign(hausse=frame["lignes"] - frame["avant"].fillna(0)).drop(columns="avant")
+
+
+def _dominant_reason(growth: pd.DataFrame | None, tabs: set[tuple[str, str]] | None) -> str | None:
+    """« 73 lignes : Date illisible — la colonne Date a-t-elle changé de format ? »: the reason that grew most since
+    the last publication, in the tabs given (None: all); None when no reason grew."""
+    if growth is None:
+        return None
+    rows = growth[growth["hausse"] > 0]
+    if tabs is not None:
+        rows = rows[[(t, o) in tabs for t, o in zip(rows["spreadsheet_title"], rows["onglet"])]]
+    if rows.empty:
+        return None
+    top = rows.groupby("motif", as_index=False)[["hausse", "lignes"]].sum()
+    top = top.sort_values(["hausse", "motif"], ascending=[False, True])
+    motif, lignes = html.unescape(str(top.iloc[0]["motif"])), int(top.iloc[0]["lignes"])
+    hint = f" — la colonne {motif.removesuffix(' illisible')} a-t-elle changé de format ?" if motif.endswith(" illisible") else ""
+    return f"{lignes} lignes : {motif}{hint}"
+
+
+def _name_dominant_reason(failures: list[CheckFailure], growth: pd.DataFrame | None) -> list[CheckFailure]:
+    """Valid rows collapsing, or a year gone: the message names the quarantine reason that grew most."""
+    named = []
+    for failure in failures:
+        reason = None
+        if failure.suite == COMPARISON_SUITE and "ratio_lignes_valides" in failure.expectation:
+            examples = [e for e in failure.details.get("exemples", []) if isinstance(e, dict)]
+            tabs = {(e.get("spreadsheet_title"), e.get("onglet")) for e in examples}
+            reason = _dominant_reason(growth, tabs)
+            where = " ; ".join(sorted(f"{t} / {o}" for t, o in tabs))
+            reason = f"{where} : {reason}" if reason and where else reason
+        elif failure.suite == YEARS_SUITE:
+            reason = _dominant_reason(growth, None)
+        named.append(
+            CheckFailure(
+                failure.suite, failure.expectation, failure.severity,
+                f"{failure.message} {reason}" + ("" if reason.endswith("?") else "."), failure.details,
+            )
+            if reason else failure
+        )
+    return named
+
+
 # ----------------------------------------------------------------------------------------------
 # The gate
 # ----------------------------------------------------------------------------------------------
@@ -757,7 +858,8 @@ def run_gate(
                 failures += suite_failures
                 result_ids += ids
         index = _build_data_docs(context, result_ids, data_docs_dir)
-    failures = _quarantine_details(failures, quarantaine)
+    growth = quarantine_growth(quarantaine, _previous_table(previous_db, "qualite.quarantaine"))
+    failures = _name_dominant_reason(_quarantine_details(failures, quarantaine), growth)
     passed = not any(f.severity == CRITIQUE for f in failures)
     for failure in failures:
         logger.log(

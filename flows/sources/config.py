@@ -96,6 +96,15 @@ class BilanSettings:
 
     organisation: str | None = None  # on the cover, e.g. « Fédération des Centres Sociaux de l'Allier »
     seuil_confidentialite: int = 5  # K: a questionnaire group is shown only with at least K respondents
+    # (month, day) of year N+1 on which year N closes by itself (`pdn cloturer` at the first sync after it).
+    cloture_automatique: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class WriteBack:
+    """The « À corriger » tab written back into each spreadsheet after a sync ([retour]; off by default)."""
+
+    actif: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ class SourceConfig:
     bounds: Bounds = Bounds()
     bilan: BilanSettings = BilanSettings()
     recits: tuple[Narrative, ...] = ()
+    retour: WriteBack = WriteBack()
 
     def narrative(self, annee: int) -> Narrative | None:
         """The narrative document declared for that year, if any."""
@@ -189,6 +199,25 @@ class _Bilan(BaseModel):
 
     organisation: Annotated[str, Field(min_length=1)] | None = None
     seuil_confidentialite: Annotated[int, Field(ge=1, le=100)] = BilanSettings.seuil_confidentialite
+    cloture_automatique: str | None = None  # « 31/03 »: day/month of the following year
+
+    @field_validator("cloture_automatique")
+    @classmethod
+    def _day_and_month(cls, value: str | None) -> str | None:
+        if value is not None:
+            _closing_day(value)
+        return value
+
+
+def _closing_day(text: str) -> tuple[int, int]:
+    """« 31/03 » as (3, 31); a French error for anything that is not a day of the year."""
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})", text)
+    try:
+        day, month = (int(part) for part in match.groups())  # type: ignore[union-attr]
+        date(2001, month, day)  # not a leap year: 29/02 would close some years only
+        return month, day
+    except (AttributeError, ValueError):
+        raise ValueError("jour et mois attendus au format JJ/MM entre guillemets (par exemple \"31/03\")") from None
 
 
 class _Recit(BaseModel):
@@ -208,6 +237,12 @@ class _Recit(BaseModel):
         return self
 
 
+class _Retour(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    actif: bool = WriteBack.actif
+
+
 class _SourcesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -217,6 +252,7 @@ class _SourcesFile(BaseModel):
     suivi: Annotated[list[_Suivi], Field(min_length=1)]
     questionnaires: list[_Questionnaire] = []
     recits: list[_Recit] = []
+    retour: _Retour = _Retour()
 
     @field_validator("departements", mode="before")
     @classmethod
@@ -269,7 +305,7 @@ def _entry_name(loc: tuple) -> str:
     """« [[questionnaires]] n°2 » or « [bornes] » for a location of the document."""
     if len(loc) >= 2 and loc[0] in ("suivi", "questionnaires", "recits") and isinstance(loc[1], int):
         return f"[[{loc[0]}]] n°{loc[1] + 1}"
-    if len(loc) >= 1 and loc[0] in ("bornes", "bilan"):
+    if len(loc) >= 1 and loc[0] in ("bornes", "bilan", "retour"):
         return f"[{loc[0]}]"
     return ""
 
@@ -293,6 +329,7 @@ _TYPE_MESSAGES = {
     "less_than_equal": "valeur trop grande",
     "greater_than": "valeur trop petite",
     "model_type": "section attendue",
+    "bool_type": "true ou false attendu, sans guillemets (par exemple actif = true)",
 }
 
 
@@ -401,15 +438,33 @@ def _narratives(origin: str, entries: list[_Recit], lines: dict[tuple, int], bas
     narratives: dict[int, Narrative] = {}
     for n, entry in enumerate(entries, start=1):
         line = lines.get(("recits", n - 1))
+        file_line = lines.get(("recits", n - 1, "fichier"))
         where = f"{origin} [[recits]] n°{n}" + (f" (ligne {line})" if line else "")
         if entry.annee in narratives:
             raise InputError(f"{where} : l'année {entry.annee} a déjà un récit : un seul document par année.")
         narratives[entry.annee] = Narrative(
             annee=entry.annee,
             document_id=spreadsheet_key(entry.document, where) if entry.document else None,
-            fichier=(base_dir / entry.fichier) if entry.fichier else None,
+            fichier=_file_inside(base_dir, entry.fichier, f"{origin} [[recits]] n°{n}", file_line or line)
+            if entry.fichier
+            else None,
         )
     return tuple(narratives.values())
+
+
+def _file_inside(base_dir: Path, name: str, where: str, line: int | None) -> Path:
+    """A récit file of the folder of sources.toml (links followed): a folder received from someone else must
+    not make the bilan print /etc/passwd or the private pseudonym key."""
+    folder = base_dir.resolve()
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder):
+        place = f"{where} (ligne {line})" if line else where
+        raise InputError(
+            f"{place} : le fichier « {name} » n'est pas dans le dossier de sources.toml ({folder}). Un récit "
+            "doit être un fichier de ce dossier ou de l'un de ses sous-dossiers : pas de chemin absolu, pas de "
+            "« .. », pas de lien vers un autre dossier. Copiez le fichier dans ce dossier."
+        )
+    return path
 
 
 def parse_source_config(document: dict, origin: str, text: str = "", base_dir: Path = Path(".")) -> SourceConfig:
@@ -437,8 +492,13 @@ def parse_source_config(document: dict, origin: str, text: str = "", base_dir: P
         departements=tuple(parsed.departements),
         spreadsheets=tuple(source for _, _, source in named),
         bounds=Bounds(bornes.date_min, bornes.mois_sortie_future, bornes.participants_max, bornes.duree_jours_max),
-        bilan=BilanSettings(parsed.bilan.organisation, parsed.bilan.seuil_confidentialite),
+        bilan=BilanSettings(
+            parsed.bilan.organisation,
+            parsed.bilan.seuil_confidentialite,
+            _closing_day(parsed.bilan.cloture_automatique) if parsed.bilan.cloture_automatique else None,
+        ),
         recits=_narratives(origin, parsed.recits, lines, base_dir),
+        retour=WriteBack(parsed.retour.actif),
     )
 
 

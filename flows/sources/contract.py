@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from flows.errors import InputError
 
@@ -25,6 +26,9 @@ class TableContract:
     spreadsheet_kind: str  # 'suivi' | 'questionnaire'
     optional: frozenset[str] = frozenset()  # columns a tab may lack (free text people delete…)
     tab_optional: bool = False  # a spreadsheet may lack this tab altogether
+    # Other headers that hold a column (raw name -> labels): the column's label wins over them, and a second
+    # header for a column already found is set aside (neither that column nor an extra one).
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 PROMENEURS = TableContract(
@@ -75,6 +79,14 @@ REPONSES = TableContract(
     },
     # A form that does not collect e-mails has no such column: each answer is then its own respondent.
     optional=frozenset({"email"}),
+    # A form that asks the address as a question instead: that answer is the respondent's address (their
+    # identity, like a collected one), never a question of the catalogue nor published.
+    aliases={
+        "email": (
+            "E-mail", "Email", "Courriel", "Adresse mail", "Adresse électronique", "Adresse courriel",
+            "Votre adresse e-mail", "Votre adresse mail", "Votre e-mail", "Votre courriel",
+        )
+    },
 )
 
 # The coordinator's own additions to the reference lists (flows/sources/lists.py): an optional tab.
@@ -124,19 +136,28 @@ class HeaderMapping:
 def map_header(header: list[str], contract: TableContract, where: str) -> HeaderMapping:
     """Match a tab's header row against the contract, or raise a French InputError naming `where`."""
     wanted = {normalise_label(label): name for name, label in contract.columns.items()}
+    alternatives = {normalise_label(label): name for name, labels in contract.aliases.items() for label in labels}
     positions: dict[str, int] = {}
+    by_alias: set[str] = set()  # columns found under an alias so far: their own label replaces it
     extras: dict[str, int] = {}
     for index, cell in enumerate(header):
         key = normalise_label(cell)
         name = wanted.get(key)
+        if name is None and key in alternatives:
+            name = alternatives[key]
+            if name not in positions:
+                positions[name] = index
+                by_alias.add(name)
+            continue
         if name is not None:
-            if name in positions:
+            if name in positions and name not in by_alias:
                 raise InputError(
                     f"{where} : la colonne « {contract.columns[name]} » apparaît deux fois "
                     f"(colonnes {column_letter(positions[name])} et {column_letter(index)}). "
                     "Supprimez ou renommez l'une des deux."
                 )
             positions[name] = index
+            by_alias.discard(name)
             continue
         # Blank or repeated extra headers get a generated name: nothing is dropped silently.
         label = str(cell).strip() or f"colonne {column_letter(index)}"
@@ -161,5 +182,29 @@ def contract_for_tab(tab_title: str, spreadsheet_kind: str) -> TableContract | N
         if contract.spreadsheet_kind != spreadsheet_kind:
             continue
         if key in {normalise_label(title) for title in contract.tab_titles}:
+            return contract
+    return None
+
+
+# A number ending a tab title: a year, a sequence number, bare or in parentheses (« Activités 2020 »,
+# « Activités (2) », « Réponses au formulaire 2 », which Google Forms creates when a form is re-linked).
+_TRAILING_NUMBER = re.compile(r"\s*(?:\d+|\(\d+\))$")
+
+
+def _title_stem(key: str) -> str:
+    """A normalised tab title without the number that ends it, if any."""
+    return _TRAILING_NUMBER.sub("", key).strip()
+
+
+def contract_holding(tab_title: str, spreadsheet_kind: str) -> TableContract | None:
+    """The contract whose table a tab holds: one of its titles, or one continued by a number changed or added.
+
+    « Activités 2020 » continues Activités and « Réponses au formulaire 2 » continues the responses; a copy
+    made by Google's « Dupliquer » (« Copie de Activités ») does not: it holds the same rows again."""
+    stem = _title_stem(normalise_label(tab_title))
+    for contract in CONTRACTS:
+        if contract.spreadsheet_kind != spreadsheet_kind or not stem:
+            continue
+        if stem in {_title_stem(normalise_label(title)) for title in contract.tab_titles}:
             return contract
     return None

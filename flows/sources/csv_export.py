@@ -281,8 +281,49 @@ def _records(text: str, delimiter: str, where: str) -> tuple[list[list[str]], li
             first_lines.append(start)
             start = reader.line_num + 1
     except csv.Error as error:
+        if "field limit" in str(error):
+            raise _oversized_or_unclosed(text, delimiter, where, len(rows) + 1, start) from None
         raise _csv_error(where, len(rows) + 1, start, str(error)) from None
     return rows, first_lines
+
+
+def _oversized_or_unclosed(text: str, delimiter: str, where: str, record: int, line: int) -> InputError:
+    """Past csv's field limit: a cell really that long (no spreadsheet writes one: Google Sheets stops at 50,000
+    characters, Excel at 32,767), or an unclosed quote swallowing the rest of the file. A second read without
+    the limit tells which; the limit is process-wide, so it is put back at once."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(len(text) + 1)
+    try:
+        rows, first_lines = _records(text, delimiter, where)
+    except InputError as error:
+        return error  # the unclosed quote (or another fault found on the way)
+    finally:
+        csv.field_size_limit(limit)
+    for index, row in enumerate(rows):
+        for column, cell in enumerate(row, start=1):
+            if len(cell) > limit:
+                return InputError(
+                    f"{where}, {_line_label(index + 1, first_lines[index])}, colonne {column} "
+                    f"({_column_letters(column)}) : cellule de plus de {_thousands(limit)} caractères "
+                    f"({_thousands(len(cell))}) ; aucun tableur n'écrit une cellule aussi longue (Google Sheets "
+                    "s'arrête à 50 000, Excel à 32 767) : le fichier a sans doute été produit par un autre programme. Raccourcissez cette "
+                    "cellule dans le tableur, puis exportez de nouveau."
+                )
+    return _csv_error(where, record, line, "field limit")
+
+
+def _thousands(number: int) -> str:
+    """A count written the French way: 131 072."""
+    return f"{number:,}".replace(",", " ")
+
+
+def _column_letters(number: int) -> str:
+    """A spreadsheet's column letters: 1 → A, 27 → AA."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _usual_width(rows: list[list[str]]) -> int:

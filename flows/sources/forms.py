@@ -1,7 +1,7 @@
 """Google Forms API source: a questionnaire campaign read from its form instead of its response sheet.
 
 Per campaign and sync: one `forms.get` (the questions: ids, titles, kinds) and `forms.responses.list`
-pages. The first read (or `pdn sync --full`) takes every response; later reads only those submitted
+pages. The first read (or `pdn synchroniser --complet`) takes every response; later reads only those submitted
 since the latest one already landed (`timestamp > …`), and the sync uses the earlier reads too: a
 response edited since appears again, and only its latest submission counts (dbt staging). Checkbox
 answers arrive as lists and are kept as lists. The questions' ids and titles are landed with each read,
@@ -183,7 +183,9 @@ def responses_snapshot(
         for response in responses
     ]
     mapping = map_header(header, REPONSES, where)
-    labels = list(mapping.extra_positions)  # titles, made unique as a sheet's headers are
+    # Titles made unique as a sheet's headers are; a question asking the address is no question (REPONSES aliases).
+    first_question = len(header) - len(others)
+    question_of = {label: others[position - first_question] for label, position in mapping.extra_positions.items()}
     marks = [r["lastSubmittedTime"] for r in responses] + ([mark] if mark else [])
     return TabSnapshot(
         spreadsheet=source,
@@ -196,7 +198,7 @@ def responses_snapshot(
         first_row_number=1,
         modified_time=max(marks) if marks else None,
         time_zone=TIME_ZONE,
-        question_ids={label: q.question_id for label, q in zip(labels, others)},
+        question_ids={label: q.question_id for label, q in question_of.items()},
         row_fields={
             "reponse_id": [r["responseId"] for r in responses],
             "cree_le": [r.get("createTime", r["lastSubmittedTime"]) for r in responses],

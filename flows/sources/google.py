@@ -32,7 +32,9 @@ FORMS_SCOPES = (
 )
 DOCS_SCOPES = ("https://www.googleapis.com/auth/documents.readonly",)
 READONLY_SCOPES = SHEETS_SCOPES
-# `pdn modele` only: formatting the coordinator's spreadsheet is the one write the project makes.
+# The only writes the project makes, each with a client of its own (the reads keep the read-only scopes):
+# `pdn modele` formats the Suivi spreadsheet; with [retour] on, the sync rewrites each spreadsheet's
+# « À corriger » tab (flows/outputs/write_back.py).
 WRITE_SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 GOOGLE_HOSTS = (
     "https://sheets.googleapis.com",
@@ -164,7 +166,7 @@ def service_account_credentials(google: GoogleSettings, scopes: tuple[str, ...])
         raise InputError(
             "Aucun compte de service Google : définissez GOOGLE_APPLICATION_CREDENTIALS "
             "(chemin du fichier de clé JSON) ou PDN_GOOGLE_SECRET_BLOCK (bloc Secret de Prefect), "
-            "ou lisez des exports avec « pdn sync --source DOSSIER »."
+            "ou lisez des exports avec « pdn synchroniser --source DOSSIER »."
         )
     try:
         return Credentials.from_service_account_file(str(google.credentials_file), scopes=list(scopes))

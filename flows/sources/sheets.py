@@ -1,15 +1,15 @@
 """Google Sheets extraction through gspread: few requests, bounded retries, French errors.
 
-Per spreadsheet and sync: one Drive metadata call (modifiedTime; unchanged -> reuse the last snapshot)
-and one values:batchGet of every tab. The Sheets metadata call (tab titles) is only made when the tab
-titles remembered from the last snapshot do not name every tab (a renamed tab, or a Suivi spreadsheet
-without the optional `Listes` tab, which may have been added since).
+Per spreadsheet and sync: one Drive metadata call (modifiedTime; unchanged -> reuse the last snapshot);
+when it changed, one Sheets metadata call (every tab's title: a tab added since, such as « Activités 2020 »
+or the « Réponses au formulaire 2 » of a re-linked form, is read too, and a tab no contract reads is
+reported « non lu ») and one values:batchGet of the tabs to read.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -19,10 +19,9 @@ from gspread.exceptions import APIError
 from flows.errors import InputError
 from flows.settings import Settings
 from flows.sources.config import SourceConfig, SpreadsheetSource
-from flows.sources.contract import TableContract, contract_for_tab
 from flows.sources.forms import FormsReader
 from flows.sources.google import FORMS_SCOPES, SHEETS_SCOPES, open_client
-from flows.sources.snapshot import TabSnapshot, cell_text, expected_contracts, missing_tab_error, tab_from_rows
+from flows.sources.snapshot import TabSnapshot, UnreadItem, cell_text, plan_tabs, tab_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class LastSnapshot:
 
     modified_time: str | None
     snapshot_ids: list[str]
-    tabs: list[str]
 
 
 def last_snapshots(raw_db: Path, spreadsheet_id: str) -> LastSnapshot | None:
@@ -60,7 +58,7 @@ def last_snapshots(raw_db: Path, spreadsheet_id: str) -> LastSnapshot | None:
                 from snapshots join syncs using (sync_id)
                 where snapshots.spreadsheet_id = ?
             )
-            select snapshots.snapshot_id, snapshots.tab, snapshots.modified_time
+            select snapshots.snapshot_id, snapshots.modified_time
             from snapshots join syncs using (sync_id) join latest using (started_at)
             where snapshots.spreadsheet_id = ?
             order by snapshots.tab
@@ -69,75 +67,50 @@ def last_snapshots(raw_db: Path, spreadsheet_id: str) -> LastSnapshot | None:
         ).fetchall()
     if not rows:
         return None
-    return LastSnapshot(modified_time=rows[0][2], snapshot_ids=[r[0] for r in rows], tabs=[r[1] for r in rows])
+    return LastSnapshot(modified_time=rows[0][1], snapshot_ids=[r[0] for r in rows])
 
 
 def _quoted_range(tab: str) -> str:
     return "'" + tab.replace("'", "''") + "'"
 
 
-def _resolve_tabs(
-    client: gspread.Client, spreadsheet: SpreadsheetSource, guesses: list[str] | None
-) -> dict[TableContract, str]:
-    """Map each expected tab to its title: from `guesses` when they name every tab, else from the Sheets
-    metadata call (an optional tab missing from the guesses may have been added since: only metadata says)."""
-    contracts = expected_contracts(spreadsheet)
-    if guesses is not None:
-        resolved = {c: t for c in contracts for t in guesses if contract_for_tab(t, spreadsheet.kind) is c}
-        if len(resolved) == len(contracts):
-            return resolved
-    metadata = client.http_client.fetch_sheet_metadata(spreadsheet.key)
+@dataclass(frozen=True)
+class SheetRead:
+    """One spreadsheet's read: its tabs read, and its tabs no contract reads."""
+
+    snapshots: list[TabSnapshot]
+    unread: list[UnreadItem]
+
+
+def read_spreadsheet(client: gspread.Client, spreadsheet: SpreadsheetSource, modified_time: str | None) -> SheetRead:
+    """The tab titles (Sheets metadata), then one values:batchGet of the tabs to read, as unformatted values
+    with serial-number dates."""
+    metadata = client.http_client.fetch_sheet_metadata(spreadsheet.key, {"fields": "sheets.properties.title"})
     titles = [sheet["properties"]["title"] for sheet in metadata.get("sheets", [])]
-    resolved = {}
-    for contract in contracts:
-        title = next((t for t in titles if contract_for_tab(t, spreadsheet.kind) is contract), None)
-        if title is not None:
-            resolved[contract] = title
-        elif not contract.tab_optional:
-            raise missing_tab_error(spreadsheet, contract, titles)
-    return resolved
-
-
-def read_spreadsheet(
-    client: gspread.Client, spreadsheet: SpreadsheetSource, guesses: list[str] | None, modified_time: str | None
-) -> list[TabSnapshot]:
-    """One values:batchGet of every expected tab, as unformatted values with serial-number dates.
-
-    Tab titles are first guessed (last snapshot's titles, else the template's); a 400 means a guessed
-    tab does not exist, so the titles are then looked up with the Sheets metadata call.
-    """
-    tabs = _resolve_tabs(client, spreadsheet, guesses)
-    try:
-        response = client.http_client.values_batch_get(
-            spreadsheet.key, [_quoted_range(t) for t in tabs.values()], params=dict(VALUE_PARAMS)
-        )
-    except APIError as err:
-        if err.code != 400 or guesses is None:
-            raise
-        return read_spreadsheet(client, spreadsheet, None, modified_time)
+    planned, unread = plan_tabs(spreadsheet, titles)
+    response = client.http_client.values_batch_get(
+        spreadsheet.key, [_quoted_range(title) for _, title in planned], params=dict(VALUE_PARAMS)
+    )
     snapshots = []
-    for (contract, tab), value_range in zip(tabs.items(), response.get("valueRanges", [])):
+    for (contract, tab), value_range in zip(planned, response.get("valueRanges", [])):
         rows = [[cell_text(value) for value in row] for row in value_range.get("values", [])]
         snapshots.append(tab_from_rows(rows, spreadsheet, spreadsheet.key, tab, contract, modified_time))
-    return snapshots
-
-
-def template_tabs(spreadsheet: SpreadsheetSource) -> list[str]:
-    """The required tab titles of the templates we give the coordinator."""
-    return [contract.tab_titles[0] for contract in expected_contracts(spreadsheet) if not contract.tab_optional]
+    return SheetRead(snapshots, unread)
 
 
 @dataclass(frozen=True)
 class GoogleRead:
-    """What one sync read from Google: new snapshots, earlier ones reused, requests made (Forms among them)."""
+    """What one sync read: new snapshots, earlier ones reused, Google requests made (Forms among them), and the
+    tabs or files of the sources not read."""
 
     snapshots: list[TabSnapshot]
     reused: list[str]
     requests: int
     forms_requests: int
+    unread: list[UnreadItem] = field(default_factory=list)
 
 
-def read_sheet(client: gspread.Client, spreadsheet: SpreadsheetSource, raw_db: Path, full: bool) -> tuple[list[TabSnapshot], list[str]]:
+def read_sheet(client: gspread.Client, spreadsheet: SpreadsheetSource, raw_db: Path, full: bool) -> tuple[SheetRead, list[str]]:
     """One spreadsheet: its tabs, or its last snapshot when Drive says it has not changed (unless `full`)."""
     if not spreadsheet.key:
         raise InputError(f"Tableur « {spreadsheet.title} » : la clé (« cle ») manque dans la configuration.")
@@ -147,9 +120,8 @@ def read_sheet(client: gspread.Client, spreadsheet: SpreadsheetSource, raw_db: P
         last = last_snapshots(raw_db, spreadsheet.key)
         if last and not full and modified_time and last.modified_time == modified_time:
             log.info("Tableur « %s » inchangé depuis la dernière lecture : instantané réutilisé", spreadsheet.title)
-            return [], last.snapshot_ids
-        guesses = last.tabs if last else template_tabs(spreadsheet)
-        return read_spreadsheet(client, spreadsheet, guesses, modified_time), []
+            return SheetRead([], []), last.snapshot_ids
+        return read_spreadsheet(client, spreadsheet, modified_time), []
     except APIError as err:
         if err.code in (403, 404):
             raise access_error(spreadsheet, err.code, client.service_account_email) from None
@@ -169,6 +141,7 @@ def extract_google(config: SourceConfig, settings: Settings, full: bool) -> Goog
     forms = FormsReader(client, settings.google.forms_page_size)
     snapshots: list[TabSnapshot] = []
     reused: list[str] = []
+    unread: list[UnreadItem] = []
     for source in config.spreadsheets:
         if source.form_id:
             snapshot, earlier = forms.read(source, settings.raw_db, full)
@@ -176,7 +149,8 @@ def extract_google(config: SourceConfig, settings: Settings, full: bool) -> Goog
             reused += earlier
         else:
             fresh, earlier = read_sheet(client, source, settings.raw_db, full)
-            snapshots += fresh
+            snapshots += fresh.snapshots
+            unread += fresh.unread
             reused += earlier
     http = client.http_client
-    return GoogleRead(snapshots, reused, http.request_count, http.forms_request_count)
+    return GoogleRead(snapshots, reused, http.request_count, http.forms_request_count, unread)

@@ -8,8 +8,19 @@ from datetime import date, datetime
 import pandas as pd
 
 from flows.errors import InputError
+from flows.screen import KnownNames, reason, withheld_label
 from flows.sources.config import SpreadsheetSource
-from flows.sources.contract import CONTRACTS, HeaderMapping, MissingColumns, TableContract, map_header
+from flows.sources.contract import (
+    CONTRACTS,
+    HeaderMapping,
+    MissingColumns,
+    TableContract,
+    contract_for_tab,
+    contract_holding,
+    map_header,
+    normalise_label,
+)
+from flows.vocabulary import CORRECTIONS_TAB
 
 SHEETS_EPOCH = datetime(1899, 12, 30)
 # How far below the first filled row a header row is looked for, to say where it is.
@@ -103,7 +114,9 @@ def tab_from_frame(
     frame = frame.fillna("").astype(str)
     filled = frame.apply(lambda column: column.str.strip() != "").any(axis=1)
     if not filled.any():
-        if contract.tab_optional:  # an optional tab left empty holds nothing, like an absent one
+        # An optional tab left empty holds nothing, like an absent one; so does a continuation made in advance
+        # (« Activités 2021 » created blank in December).
+        if contract.tab_optional or contract_for_tab(tab, contract.spreadsheet_kind) is not contract:
             return TabSnapshot(spreadsheet, spreadsheet_id, tab, contract, [], HeaderMapping({}, {}),
                                frame.iloc[0:0], 2, modified_time, time_zone, reading_note)
         raise InputError(f"{where} : l'onglet est vide (aucune ligne d'en-tête).")
@@ -130,8 +143,69 @@ def expected_contracts(spreadsheet: SpreadsheetSource) -> list[TableContract]:
 
 def missing_tab_error(spreadsheet: SpreadsheetSource, contract: TableContract, found: list[str]) -> InputError:
     """French error for a required tab that is not there."""
-    present = ", ".join(f"« {name} »" for name in found) or "aucun"
+    # A tab no contract reads is named by its position only: its title is whatever someone typed (a person's
+    # name, often), and « onglet 3 » finds it as well in the spreadsheet.
+    present = ", ".join(
+        f"« {name} »" if contract_holding(name, spreadsheet.kind) is not None else f"onglet n°{position}"
+        for position, name in enumerate(found, start=1)
+    ) or "aucun"
     return InputError(
         f"Tableur « {spreadsheet.title} » : onglet « {contract.tab_titles[0]} » introuvable "
         f"(onglets présents : {present})."
     )
+
+
+@dataclass(frozen=True)
+class UnreadItem:
+    """A tab of a declared spreadsheet, or a file of the source folder, that no contract reads: reported « non lu »."""
+
+    kind: str  # 'onglet' | 'fichier'
+    name: str  # the tab's title or the file's name, as found
+    reason: str  # French: why it is not read, and what would make it read
+    spreadsheet: str | None = None  # the spreadsheet a tab belongs to
+    position: int | None = None  # a tab's place among the spreadsheet's tabs (1 = first)
+
+    def as_report(self, names: KnownNames) -> dict:
+        """The run report's entry: a name the screen withholds is shown by its position (a tab) or masked."""
+        if reason(self.name, names) is None:
+            shown_name = self.name
+        elif self.kind == "onglet" and self.position is not None:
+            shown_name = f"onglet n°{self.position}"
+        else:
+            shown_name = withheld_label(f"{self.kind} masqué", self.name)
+        return {"type": self.kind, "tableur": self.spreadsheet, "nom": shown_name, "motif": self.reason}
+
+
+def _expected_titles(spreadsheet: SpreadsheetSource) -> str:
+    """« Promeneurs », « Activités »… : the tab titles a spreadsheet of this kind is read from."""
+    return ", ".join(f"« {c.tab_titles[0]} »" for c in expected_contracts(spreadsheet))
+
+
+def plan_tabs(spreadsheet: SpreadsheetSource, titles: list[str]) -> tuple[list[tuple[TableContract, str]], list[UnreadItem]]:
+    """Which tabs to read, for which contract (continuations too, in contract then tab order), and which are not read.
+
+    A required tab found nowhere, or two tabs whose titles differ only by case, accents or spacing, are refused."""
+    holding = {title: contract_holding(title, spreadsheet.kind) for title in titles}
+    unread = [
+        UnreadItem(
+            "onglet", title,
+            f"son nom n'est ni celui d'un onglet attendu ({_expected_titles(spreadsheet)}), ni ce nom suivi d'un "
+            "numéro ou d'une année (« Activités 2020 », « Réponses au formulaire 2 ») : renommez-le ainsi s'il doit "
+            "être lu",
+            spreadsheet.title, position,
+        )
+        for position, title in enumerate(titles, start=1)
+        if holding[title] is None and title != CORRECTIONS_TAB  # the sync's own write-back ([retour])
+    ]
+    planned = []
+    for contract in expected_contracts(spreadsheet):
+        matching = [title for title in titles if holding[title] is contract]
+        if not matching and not contract.tab_optional:
+            raise missing_tab_error(spreadsheet, contract, titles)
+        keys = [normalise_label(title) for title in matching]
+        twins = [title for title, key in zip(matching, keys) if keys.count(key) > 1]
+        if twins:
+            names = ", ".join(f"« {name} »" for name in twins)
+            raise InputError(f"Tableur « {spreadsheet.title} » : plusieurs onglets correspondent ({names}) : gardez-en un.")
+        planned += [(contract, title) for title in matching]
+    return planned, unread

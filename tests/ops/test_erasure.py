@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,14 @@ ROSTER = "Suivi - Promeneurs.csv"
 ACTIVITIES = "Suivi - Activités.csv"
 QUESTIONNAIRES = tuple(f"Questionnaire {year} - Réponses au formulaire 1.csv" for year in (2019, 2020))
 ERASED_REASON = "Personne ayant demandé l'effacement de ses données"
+ERASED_PHONE = ("06 12 34 56 78", "+33 6 12 34 56 78")  # in the erased person's remarks, then in a comment
+ORGANISATION = "Réseau des Promeneurs du Net, copie de test"  # the exports' own sources.toml
+ACTION_DAY = "2020-01-15"  # the action whose title and commune name the erased person (added to the exports)
+# A Promeneur in the roster of the first sync only, and an action whose title names her (in both syncs).
+LEFT = {"Prènom": "Zélie", "NOM": "Quintard", "E-mail": "zelie.quintard@example.org", "Structure": "MJC de Riom",
+        "Commune": "Riom", "Departement": "63", "Type de Structure": "MJC", "profil": "Animateur enfance/jeunesse",
+        "Date de signature de la Charte": "12/09/2019"}
+LEFT_ACTION_DAY = "2020-01-20"
 
 
 # --- The people, read from the sample ------------------------------------------------------------------------------
@@ -43,10 +52,13 @@ class SamplePerson:
     departement: str
     roster_rows: int  # rows of the sample roster with their e-mail
     responses: int  # responses of the sample questionnaires with their e-mail
+    phones: tuple[str, ...] = ()  # as written in the exports
 
     def needles(self) -> list[bytes]:
-        """What must not remain anywhere: address, full name both ways, and the surname (unique in the sample)."""
+        """What must not remain anywhere: address, full name both ways, the surname (unique in the sample, so
+        « Mme X » too), and their phone whatever its separators."""
         texts = [self.email, f"{self.prenom} {self.nom}", f"{self.nom} {self.prenom}", self.nom]
+        texts += [form for phone in self.phones for form in (phone, phone.replace(" ", ""), phone.replace(" ", "."))]
         return [text.lower().encode("utf-8") for text in texts]
 
 
@@ -78,18 +90,68 @@ def sample_people() -> list[SamplePerson]:
 
 
 ERASED, EXTRACTED, BY_NAME = sample_people()[:3]
+ERASED = SamplePerson(**{**ERASED.__dict__, "phones": ERASED_PHONE[:1]})
 
 
-def name_in_the_activity_log(exports: Path) -> None:
-    """The activity log names two people in its comments (free text, as coordinators write)."""
-    path = exports / ACTIVITIES
+def rewrite(path: Path, edit) -> list[list[str]]:
+    """Rewrite a CSV export after `edit(rows)` changed its rows in place; return the rows."""
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
-    comment = rows[0].index("Commentaire")
-    rows[1][comment] = f"Animée avec {ERASED.prenom} {ERASED.nom}"
-    rows[2][comment] = f"Contact : {EXTRACTED.nom.upper()} {EXTRACTED.prenom} ({EXTRACTED.email})"
+    edit(rows)
     with open(path, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle, lineterminator="\r\n").writerows(rows)
+    return rows
+
+
+def name_in_the_activity_log(rows: list[list[str]]) -> None:
+    """The activity log names people as coordinators write: full name in comments, a civility and the surname in
+    a title, first name and surname in a commune, the surname in a public, a phone number in a comment."""
+    header = rows[0]
+    comment = header.index("Commentaire")
+    rows[1][comment] = f"Animée avec {ERASED.prenom} {ERASED.nom}"
+    rows[2][comment] = f"Contact : {EXTRACTED.nom.upper()} {EXTRACTED.prenom} ({EXTRACTED.email})"
+    cells = {"Date": "15/01/2020", "Type d’action": "Atelier", "Département": "63",
+             "Intitule": f"Atelier animé par Mme {ERASED.nom}", "Commune": f"Riom chez {ERASED.prenom} {ERASED.nom}",
+             "Public": "Jeunes", "Participants": "12", "Commentaire": f"Rappeler au {ERASED_PHONE[1]}"}
+    rows.append([cells.get(name.strip(), "") for name in header])
+    rows.append([{"Date": "22/01/2020", "Type d’action": "Comité technique", "Département": "63", "Commune": "Riom",
+                  "Public": f"Partenaires, M. {ERASED.nom}", "Participants": "8"}.get(name.strip(), "")
+                 for name in header])
+
+
+def give_the_erased_person_a_phone(rows: list[list[str]]) -> None:
+    """Their own roster rows hold their phone number in the free column « Remarques »."""
+    remarks, email = rows[0].index("Remarques"), rows[0].index("E-mail")
+    for row in rows[1:]:
+        if row[email].lower() == ERASED.email.lower():
+            row[remarks] = f"Joignable au {ERASED_PHONE[0]}"
+
+
+def add_the_left_promeneur(rows: list[list[str]]) -> None:
+    rows.append([LEFT.get(name.strip(), "") for name in rows[0]])
+
+
+def remove_the_left_promeneur(rows: list[list[str]]) -> None:
+    rows[:] = [row for row in rows if LEFT["E-mail"] not in row]
+
+
+def name_the_left_promeneur_in_a_title(rows: list[list[str]]) -> None:
+    cells = {"Date": "20/01/2020", "Type d’action": "Formation", "Département": "63",
+             "Intitule": f"Formation animée par Mme {LEFT['NOM']}", "Commune": "Clermont-Ferrand",
+             "Public": "Promeneurs", "Participants": "9", "Durée (Jours)": "1"}
+    rows.append([cells.get(name.strip(), "") for name in rows[0]])
+
+
+def prepare_exports(exports: Path) -> list[int]:
+    """The sample, with the rows above and its own organisation; returns the activity lines naming the erased."""
+    rows = rewrite(exports / ACTIVITIES, name_in_the_activity_log)
+    rewrite(exports / ACTIVITIES, name_the_left_promeneur_in_a_title)
+    rewrite(exports / ROSTER, give_the_erased_person_a_phone)
+    rewrite(exports / ROSTER, add_the_left_promeneur)
+    config = exports / "sources.toml"
+    config.write_text(re.sub(r'organisation = ".*"', f'organisation = "{ORGANISATION}"',
+                             config.read_text(encoding="utf-8")), encoding="utf-8")
+    return [2, len(rows) - 1, len(rows)]
 
 
 # --- Scanning bytes -------------------------------------------------------------------------------------------
@@ -123,6 +185,28 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def detailed_action(published_db: Path, day: str = ACTION_DAY) -> tuple:
+    """The published row of the action of that day (by default, the one naming the erased person)."""
+    with duckdb.connect(str(published_db), read_only=True) as con:
+        return con.execute(
+            "select intitule, intitule_masque, commune, commune_masquee, participants from bilan.actions_detaillees "
+            "where date_action = ?", [day]
+        ).fetchone()
+
+
+def published_modes(warehouse_dir: Path) -> dict[str, int]:
+    """Permissions of what a sync publishes: the warehouse file, the bilans and exports, the run reports."""
+    files = [warehouse_dir / "pdn.duckdb", *(warehouse_dir / "rapports").rglob("*"), *(warehouse_dir / "runs").glob("*")]
+    return {str(path.relative_to(warehouse_dir)): path.stat().st_mode & 0o777 for path in files if path.is_file()}
+
+
+def bilan_pages(warehouse_dir: Path) -> str:
+    """Every bilan page a sync wrote (the quality page is not the bilan: it explains the markers)."""
+    pages = sorted((warehouse_dir / "rapports").glob("bilan-*.html"))
+    assert pages
+    return "\n".join(path.read_text(encoding="utf-8") for path in pages)
+
+
 # --- One history, two syncs, an erasure, a sync after it (module-scoped: each run costs ~20 s) -----------------------
 
 
@@ -139,6 +223,15 @@ class ErasedWorld:
     found_before: dict
     found_after: dict
     found_after_next_sync: dict
+    lines_naming_them: list[int]  # activity lines naming the erased person
+    action_before: tuple  # the published row of the action naming them, before and after the erasure
+    action_after: tuple
+    pages_before: str  # every bilan page written, before and after the erasure
+    pages_after: str
+    modes_before: dict  # permissions of the published files, before and after the erasure
+    modes_after: dict
+    raw_sizes: tuple[int, int]  # raw.duckdb before and after the erasure
+    left_action: tuple = ()  # the published action naming a Promeneur who left the roster before the last sync
 
     def report(self, run_id: str) -> dict:
         return json.loads((self.root / "warehouse" / "runs" / f"{run_id}.json").read_text(encoding="utf-8"))
@@ -152,24 +245,33 @@ def world(tmp_path_factory) -> ErasedWorld:
     base = tmp_path_factory.mktemp("oubli")
     root, prefect_home, exports = base / "entrepot", base / "prefect-home", base / "exports"
     shutil.copytree(SAMPLE_DIR, exports)
-    name_in_the_activity_log(exports)
+    lines = prepare_exports(exports)
     folders = [root, prefect_home]  # the exports are the coordinator's sheets: they keep the person
-    for _ in range(2):
+    for n in range(2):
+        if n == 1:  # she left: the second sync's roster no longer has her
+            rewrite(exports / ROSTER, remove_the_left_promeneur)
         run = pdn(["sync", "--source", str(exports)], root, prefect_home)
         assert run.returncode == 0, run.stdout + run.stderr
-    published = root / "warehouse" / "pdn.duckdb"
+    warehouse, raw = root / "warehouse", root / "private" / "raw.duckdb"
+    published = warehouse / "pdn.duckdb"
     before, found_before = indicators(published), found_in_files(folders, ERASED)
+    action_before, pages_before, modes_before = detailed_action(published), bilan_pages(warehouse), published_modes(warehouse)
+    raw_before = raw.stat().st_size
+    left_action = detailed_action(published, LEFT_ACTION_DAY)
 
     started = time.perf_counter()
-    erasure = pdn(["oubli", "--email", ERASED.email.upper(), "--oui"], root, prefect_home)
+    erasure = pdn(["oubli", "--email", ERASED.email.upper(), "--oui", "--source", str(exports)], root, prefect_home)
     seconds = time.perf_counter() - started
     assert erasure.returncode == 0, erasure.stdout + erasure.stderr
     after, found_after = indicators(published), found_in_files(folders, ERASED)
+    action_after, pages_after, modes_after = detailed_action(published), bilan_pages(warehouse), published_modes(warehouse)
+    raw_after = raw.stat().st_size
 
     next_sync = pdn(["sync", "--source", str(exports)], root, prefect_home)  # the sheet still holds them
     assert next_sync.returncode == 0, next_sync.stdout + next_sync.stderr
     return ErasedWorld(root, prefect_home, before, after, indicators(published), erasure, seconds, next_sync,
-                       found_before, found_after, found_in_files(folders, ERASED))
+                       found_before, found_after, found_in_files(folders, ERASED), lines, action_before, action_after,
+                       pages_before, pages_after, modes_before, modes_after, (raw_before, raw_after), left_action)
 
 
 @pytest.fixture
@@ -183,7 +285,7 @@ def settings(world, monkeypatch):
 
 def test_the_scan_finds_the_person_before_the_erasure(world):
     raw = str(world.root / "private" / "raw.duckdb")
-    assert ERASED.email.lower() in world.found_before[raw] and ERASED.nom.lower() in world.found_before[raw]
+    assert {ERASED.email.lower(), ERASED.nom.lower(), ERASED_PHONE[0]} <= set(world.found_before[raw])
 
 
 def test_no_byte_of_the_name_or_email_remains_in_any_file_after_the_erasure(world):
@@ -201,10 +303,87 @@ def test_erasure_shows_counts_per_tab_never_the_person(world):
     copies = "dans 2 copies (2 synchronisations"
     assert f"Suivi / Promeneurs : {2 * ERASED.roster_rows} lignes de la liste des Promeneurs, {copies}" in out
     assert f"{2 * ERASED.responses} réponse" in out and "cellules de réponse" in out
-    assert "Suivi / Activités : 2 textes libres qui la nomment" in out  # their name in a comment, in both copies
+    # Three rows in both copies: a comment (full name); a title (civility), a commune (full name) and a comment
+    # (phone); a public (civility).
+    assert "Suivi / Activités : 6 textes libres qui la nomment" in out
     assert re.search(r"Effacement \S+ enregistré le .* \(clé [0-9a-f]{8}, ni nom ni adresse\)", out)
     for text in (world.erasure.stdout + world.erasure.stderr, world.next_sync.stdout):
         assert not [n for n in ERASED.needles() if n in text.lower().encode()]
+
+
+def test_a_title_and_a_commune_naming_the_erased_person_stay_withheld_after_the_erasure(world):
+    withheld = (None, True, None, True, 12)  # title and commune withheld, the action still published and counted
+    assert world.action_before == withheld and world.action_after == withheld
+    for pages in (world.pages_before, world.pages_after):
+        assert "15/01/2020" in pages  # the action is in the bilan written after the sync, without its details
+        assert "Atelier animé par" not in pages and "Riom chez" not in pages
+
+
+def test_a_name_gone_from_the_roster_since_an_earlier_sync_still_withholds_the_title_naming_her(world):
+    # « Formation animée par Mme Quintard »: she is in the first sync's roster only; the published second sync
+    # still withholds the title (the commune names nobody: published).
+    assert world.left_action == (None, True, "Clermont-Ferrand", False, 9)
+
+
+def test_every_free_text_of_the_history_loses_her_mentions_and_the_private_build_is_rebuilt(world):
+    with duckdb.connect(str(world.root / "private" / "raw.duckdb"), read_only=True) as con:
+        action, public = (
+            con.execute(
+                "select intitule, commune, public, commentaire from activites where numero_ligne = ? order by all",
+                [line],
+            ).fetchall()
+            for line in world.lines_naming_them[1:]
+        )
+    # Two copies before the erasure, one landed after it from the sheet that still names her: all redacted.
+    assert action == [("Atelier animé par [effacé]", "Riom chez [effacé]", "Jeunes", "Rappeler au [effacé]")] * 3
+    assert [row[2] for row in public] == ["Partenaires, [effacé]"] * 3
+    build = world.root / "private" / "build" / "work.duckdb"
+    assert build.exists() and str(build) not in world.found_after
+
+
+def test_published_files_keep_the_permissions_a_sync_gives_them(world):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert world.modes_before["pdn.duckdb"] == 0o666 & ~umask  # what a sync leaves (0644 under umask 022)
+    assert {name: mode for name, mode in world.modes_after.items() if name in world.modes_before} == world.modes_before
+    assert set(world.modes_after) > set(world.modes_before)  # and the republication's own report: the same
+    assert set(world.modes_after.values()) == set(world.modes_before.values())
+
+
+def test_the_republished_bilan_follows_the_sources_of_the_exports_folder_given_with_source(world):
+    for pages in (world.pages_before, world.pages_after):
+        assert ORGANISATION in pages
+        assert "Fédération des Centres Sociaux" not in pages  # the bundled sample's organisation
+
+
+def test_without_source_the_folder_named_by_the_published_syncs_report_is_used_when_it_exists(warehouse, tmp_path):
+    from flows.ops.erasure import published_source_dir
+
+    exports = Path(shutil.copytree(SAMPLE_DIR, tmp_path / "exports"))
+    warehouse.runs_dir.mkdir(parents=True)
+    for run_id, source in (("avec-chemin", f"fichiers ({exports})"), ("sans-dossier", "fichiers (ailleurs)"),
+                           ("sheets", "sheets")):
+        (warehouse.runs_dir / f"{run_id}.json").write_text(json.dumps({"source": source}), encoding="utf-8")
+
+    assert published_source_dir(warehouse, "avec-chemin") == exports
+    assert [published_source_dir(warehouse, run) for run in ("sans-dossier", "sheets", "inconnu")] == [None] * 3
+
+
+def test_the_summary_says_when_the_republished_bilan_followed_the_bundled_sample():
+    from flows.ops.erasure import ErasurePlan, ErasureSummary, format_erasure
+
+    plan = ErasurePlan("email", "0" * 20, [])
+    summary = ErasureSummary("e1", datetime(2026, 1, 5), plan, rapport={"statut": "publie"}, bilan_echantillon=True)
+
+    assert "« pdn rapport --source DOSSIER », ou donnez --source DOSSIER à pdn oubli" in format_erasure(summary)
+    summary.bilan_echantillon = False
+    assert "--source" not in format_erasure(summary)
+
+
+def test_the_summary_shows_the_real_sizes_of_the_raw_history(world):
+    before, after = (f"{size / 1_000_000:.1f} Mo".replace(".", ",") for size in world.raw_sizes)
+    assert f"raw.duckdb : {before} → {after})" in world.erasure.stdout
+    assert world.raw_sizes[0] > 0 and world.raw_sizes[1] > 0
 
 
 def test_figures_are_recomputed_without_the_person_and_those_that_moved_are_listed(world):
@@ -243,7 +422,13 @@ def test_the_action_naming_them_still_counts_with_the_name_redacted(world):
         ).fetchall()
     # The two copies taken before the erasure, and the one landed after it from the sheet that still names them.
     assert [row[0] for row in comments] == ["Animée avec [effacé]"] * 3
-    assert "ligne(s) 2 : un texte libre nomme une personne ayant demandé l'effacement" in world.next_sync.stdout
+    # The sync after the erasure names exactly the lines that still name her, in the one tab that does: no
+    # other row of any tab is reported (blank cells are not « changed »).
+    lines = ", ".join(map(str, world.lines_naming_them))
+    events = [event for event in world.latest_report()["evenements"] if "nomme une personne ayant demandé" in event]
+    assert events == [f"Suivi / Activités, ligne(s) {lines} : un texte libre nomme une personne ayant demandé "
+                      "l'effacement de ses données ; enregistré avec « [effacé] » à la place, corrigez-le dans le "
+                      "tableur."]
     activity_figures = {key: value for key, value in world.after.items() if "action" in key[2] or "jours" in key[2]}
     assert activity_figures and activity_figures == {key: world.before[key] for key in activity_figures}
 

@@ -257,7 +257,7 @@ def test_teams_webhooks_get_an_adaptive_card(monkeypatch):
     assert attachment["content"]["body"][0]["text"] == "Alerte"
 
 
-# --- Wiring: nightly_sync alerts by itself, and an alert never changes `pdn sync`'s exit code -------------
+# --- Wiring: nightly_sync alerts by itself, and an alert never changes `pdn synchroniser`'s exit code -------------
 
 def broken_sample(tmp_path: Path) -> Path:
     """The sample with the roster's charter-date column renamed: an input error, exit code 2."""

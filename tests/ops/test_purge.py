@@ -1,8 +1,9 @@
-"""`pdn purge`: old snapshots go, departed Promeneurs lose their personal data, the current build stays intact."""
+"""`pdn purger`: old snapshots go, departed Promeneurs lose their personal data, the current build stays intact."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -58,6 +59,9 @@ ROSTERS = {
         roster("Chloe", ""),  # active
         roster("Denis", "2021-09-30 10:00:00"),  # ISO date-time: left long ago
         roster("Emma", ""),
+        # Fanny came back: her current period first, her old one (left long ago) on a later line.
+        roster("Fanny", "") | {"date_signature_charte": "01/09/2022"},
+        roster("Fanny", "30/06/2019"),
         BLANK_ROW,
     ],
 }
@@ -137,7 +141,7 @@ def test_old_snapshots_go_except_those_the_latest_sync_uses(raw, published):
         ("S3-2023", "A1"), ("S3-2023", "P4"), ("S4-2025", "A1"), ("S4-2025", "P3"), ("S4-2025", "R3"),
     ]
     roster_counts = rows(raw.raw_db, "select snapshot_id, count(*) from promeneurs group by all order by 1")
-    assert roster_counts == [("P3", 6), ("P4", 4)]
+    assert roster_counts == [("P3", len(ROSTERS["P3"])), ("P4", len(ROSTERS["P4"]))]
     assert rows(raw.raw_db, "select snapshot_id, count(*) from activites group by all") == [("A1", 5)]
     assert rows(raw.raw_db, "select snapshot_id, count(*) from reponses group by all") == [("R3", 5)]
     assert summary.instantanes_supprimes == 3
@@ -197,6 +201,12 @@ def test_summary_is_french_and_counts_only(raw):
     assert "Promeneurs sortis avant la limite dont les données personnelles ont été effacées : 2 (4 lignes)" in text
     assert "2 de ces lignes figurent encore dans les tableurs actuels" in text
     assert "zq" not in text  # no name, no e-mail
+
+
+def test_a_promeneur_who_came_back_keeps_her_data_whatever_the_order_of_her_periods(raw):
+    purge_raw(raw.raw_db, load_settings().retention_years, now=NOW)
+    names = rows(raw.raw_db, "select nom from promeneurs where cle_promeneur = 'cle-fanny'")
+    assert names and all(name == "NomFannyzq" for (name,) in names)
 
 
 def test_second_purge_finds_nothing_left(raw):
@@ -288,3 +298,111 @@ def test_snapshots_of_the_published_build_are_kept_even_when_the_latest_sync_was
     assert sorted(r[0] for r in rows(raw.raw_db, "select snapshot_id from snapshots")) == ["A1", "P2", "P3", "P4", "R3"]
     assert (summary.instantanes_supprimes, summary.instantanes_conserves) == (2, 2)
     assert sha256(raw.published_db) == before
+
+
+# --- Every personal value of a departed Promeneur, in every table (declared lists of flows/pipeline/land.py) ---------
+
+
+def test_every_text_column_of_the_raw_schema_is_declared_personal_free_text_or_technical(tmp_path):
+    from flows.pipeline.land import FREE_TEXT_COLUMNS, PERSONAL_COLUMNS_BY_TABLE, TECHNICAL_COLUMNS
+
+    with duckdb.connect(str(tmp_path / "raw.duckdb")) as con:
+        ensure_raw_schema(con, b"k")
+        text_columns = con.execute(
+            "select table_name, column_name from duckdb_columns() where not internal "
+            "and table_name in (select table_name from duckdb_tables()) "
+            "and (data_type = 'VARCHAR' or data_type like 'VARCHAR[%]') order by all"
+        ).fetchall()
+    declared = {
+        (table, column)
+        for lists in (PERSONAL_COLUMNS_BY_TABLE, FREE_TEXT_COLUMNS, TECHNICAL_COLUMNS)
+        for table, columns in lists.items()
+        for column in columns
+    }
+    assert len(text_columns) > 60  # the schema was read: promeneurs, activites, reponses, snapshots…
+    assert [column for column in text_columns if column not in declared] == []
+
+
+def test_purge_blanks_the_personal_columns_of_every_table_that_has_some():
+    from flows.ops.purge import DEPARTED_ROWS
+    from flows.pipeline.land import PERSONAL_COLUMNS_BY_TABLE
+
+    assert set(DEPARTED_ROWS) == set(PERSONAL_COLUMNS_BY_TABLE)
+
+
+def departed_sample_promeneurs() -> list[dict]:
+    """The sample's Promeneurs with an exit date (all before 2021), as in the roster export."""
+    import pandas as pd
+
+    from flows.settings import SAMPLE_DIR
+
+    roster = pd.read_csv(SAMPLE_DIR / "Suivi - Promeneurs.csv", dtype=str, keep_default_na=False)
+    roster.columns = [column.strip() for column in roster.columns]
+    return roster[roster["Date de sortie"] != ""].to_dict("records")
+
+
+def test_nothing_of_a_departed_promeneur_remains_anywhere_in_the_raw_history(warehouse, tmp_path):
+    import csv
+    import shutil
+
+    from flows.pipeline.land import land_sync
+    from flows.settings import SAMPLE_DIR
+    from flows.sources.config import load_source_config
+    from flows.sources.files import extract_files
+
+    departed = departed_sample_promeneurs()
+    first, second = departed[0], departed[1]
+    exports = Path(shutil.copytree(SAMPLE_DIR, tmp_path / "exports"))
+    activities = exports / "Suivi - Activités.csv"
+    with open(activities, encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle))
+    # Another row's free text names two of them, as coordinators write: full name, civility and surname, address.
+    lines[1][-1] = f"Animée par {first['Prènom']} {first['NOM']} et Mme {second['NOM']} ({second['E-mail']})"
+    with open(activities, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(lines)
+    config = load_source_config(exports / "sources.toml")
+    land_sync(warehouse.raw_db, "sync-echantillon", "fichiers", config.departements, extract_files(exports, config), [],
+              warehouse.pseudonym_key())
+    # Address, surname (a whole word: « andre » is in « alexandre »), remarks, and the full name written above.
+    values = [v for p in departed for v in (p["E-mail"], p["NOM"], p["Remarques"]) if v]
+    needles = [re.compile(rb"(?<![a-z0-9])" + re.escape(v.lower().encode()) + rb"(?![a-z0-9])") for v in values]
+    needles.append(re.compile(re.escape(f"{first['Prènom']} {first['NOM']}".lower().encode())))
+    answers = "select count(*) from reponses where lower(email) in (select unnest(?))"
+    emails = [person["E-mail"].lower() for person in departed]
+    # Read through DuckDB (its compression may hide a value from a byte scan), and byte by byte (free blocks).
+    in_tables, in_bytes = held_text(warehouse.raw_db), warehouse.raw_db.read_bytes().lower()
+    assert [n.pattern for n in needles if not n.search(in_tables)] == []
+    answered = rows_count(warehouse.raw_db, answers, emails)  # their questionnaire answers, with their address
+    assert [n for n in needles if n.search(in_bytes)] and answered > 0
+
+    summary = run_purge(warehouse, years=3, now=NOW)
+
+    in_tables, in_bytes = held_text(warehouse.raw_db), warehouse.raw_db.read_bytes().lower()
+    assert [n.pattern for n in needles if n.search(in_tables) or n.search(in_bytes)] == []
+    assert rows_count(warehouse.raw_db, answers, emails) == 0
+    assert (summary.reponses_anonymisees, summary.mentions_masquees) == (answered, 1)
+    assert "Animée par [effacé] et [effacé] ([effacé])" in {
+        row[0] for row in rows(warehouse.raw_db, "select commentaire from activites where commentaire is not null")
+    }
+    text = format_purge(summary)
+    assert f"Leurs réponses au questionnaire (adresse e-mail effacée) : {answered} ; textes libres qui les nomment" in text
+
+
+def held_text(raw_db: Path) -> bytes:
+    """Every text cell of every table of the history, lower case, one per line (as DuckDB reads them back)."""
+    with duckdb.connect(str(raw_db), read_only=True) as con:
+        columns = con.execute(
+            "select table_name, column_name from duckdb_columns() where not internal "
+            "and table_name in (select table_name from duckdb_tables()) and data_type like 'VARCHAR%'"
+        ).fetchall()
+        cells = [
+            value
+            for table, column in columns
+            for (value,) in con.execute(f'select lower(cast("{column}" as varchar)) from {table} where "{column}" is not null').fetchall()
+        ]
+    return "\n".join(cells).encode()
+
+
+def rows_count(raw_db: Path, sql: str, values: list) -> int:
+    with duckdb.connect(str(raw_db), read_only=True) as con:
+        return con.execute(sql, [values]).fetchone()[0]

@@ -15,7 +15,6 @@ import yaml
 
 from flows.errors import InputError
 from flows.ops.schedule import (
-    COLLISION_STRATEGY,
     TIMEZONE,
     build_deployment,
     hits_dst_gap,
@@ -75,7 +74,7 @@ def scheduled_starts(deployment_id, start: datetime, end: datetime) -> list[date
     return [run.expected_start_time.astimezone(UTC) for run in runs]
 
 
-def test_nocturne_deployment_is_stored_with_paris_cron_and_a_single_slot(deployment_id):
+def test_nocturne_deployment_is_stored_with_paris_cron_and_no_slot_a_crash_could_strand(deployment_id):
     from prefect import get_client
 
     with get_client(sync_client=True) as client:
@@ -84,8 +83,8 @@ def test_nocturne_deployment_is_stored_with_paris_cron_and_a_single_slot(deploym
     assert schedule.active
     assert schedule.schedule.cron == "0 4 * * *"
     assert schedule.schedule.timezone == "Europe/Paris"
-    assert deployment.global_concurrency_limit.limit == 1
-    assert deployment.concurrency_options.collision_strategy == COLLISION_STRATEGY
+    # One sync at a time is the warehouse lock's job (tests/ops/test_unattended.py): no Prefect slot to strand.
+    assert deployment.global_concurrency_limit is None
     assert deployment.entrypoint == "flows.pipeline.sync.nightly_sync"
 
 
@@ -109,22 +108,6 @@ def test_server_schedules_one_run_a_night_at_four_paris_time_across_dst(deployme
         expected_utc_hours = [2 if day < datetime(2025, 10, 26, tzinfo=UTC) else 3 for day in days]
     assert starts == [day.replace(hour=hour) for day, hour in zip(days, expected_utc_hours)]
     assert {(moment.astimezone(PARIS).hour, moment.astimezone(PARIS).minute) for moment in starts} == {(4, 0)}
-
-
-def test_a_run_colliding_with_a_running_one_is_cancelled_by_the_server(deployment_id):
-    from prefect import get_client
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Cancelled, Pending
-
-    with get_client(sync_client=True) as client:
-        first = client.create_flow_run_from_deployment(deployment_id)
-        second = client.create_flow_run_from_deployment(deployment_id)
-        holder = client.set_flow_run_state(first.id, Pending())
-        collider = client.set_flow_run_state(second.id, Pending())
-        client.set_flow_run_state(first.id, Cancelled(), force=True)  # give the slot back
-
-    assert holder.state.type == StateType.PENDING
-    assert collider.state.type == StateType.CANCELLED
 
 
 def test_sync_cron_comes_from_the_environment(monkeypatch):
@@ -152,7 +135,7 @@ def test_a_cron_inside_the_dst_gap_is_flagged(caplog):
     assert "entre 2 h et 3 h" in caplog.text
 
 
-def test_prefect_yaml_deploys_the_same_schedule_and_limit_to_a_work_pool(prefect_harness, tmp_path):
+def test_prefect_yaml_deploys_the_same_schedule_to_a_work_pool(prefect_harness, tmp_path):
     """`prefect deploy` on the committed prefect.yaml, against the test server."""
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL
@@ -189,8 +172,7 @@ def test_prefect_yaml_deploys_the_same_schedule_and_limit_to_a_work_pool(prefect
         client.delete_deployment(deployment.id)
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == (DEFAULT_CRON, TIMEZONE)
-    assert deployment.global_concurrency_limit.limit == 1
-    assert deployment.concurrency_options.collision_strategy == COLLISION_STRATEGY
+    assert deployment.global_concurrency_limit is None
     assert deployment.work_pool_name == pool
     assert deployment.entrypoint == "flows/pipeline/sync.py:nightly_sync"
     # Without a pull section, the worker runs the flow from the repository it was deployed from.
@@ -199,10 +181,13 @@ def test_prefect_yaml_deploys_the_same_schedule_and_limit_to_a_work_pool(prefect
     ]
 
 
-def test_serve_serves_the_nocturne_deployment(prefect_harness, monkeypatch):
+def test_serve_serves_the_nocturne_deployment(prefect_harness, warehouse, monkeypatch):
     import prefect
 
     from flows.ops.schedule import serve
+    from flows.pipeline.processes import MARK
+
+    monkeypatch.setenv(MARK, "")  # serve marks its process: undone when the test ends
 
     served = []
     monkeypatch.setattr(prefect, "serve", lambda *deployments: served.extend(deployments))

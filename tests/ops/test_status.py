@@ -1,4 +1,4 @@
-"""`pdn status`: the last runs in French, and exit 4 when the warehouse is stale or was never published."""
+"""`pdn etat`: the last runs in French, and exit 4 when the warehouse is stale or was never published."""
 
 from __future__ import annotations
 
@@ -109,3 +109,24 @@ def test_limit_keeps_the_newest_runs(warehouse):
     assert "(2 sur 7, heure de Paris)" in text
     assert "20251026T020000Z-x" in text and "20251025T020000Z-x" in text
     assert "20251024T020000Z-x" not in text
+
+
+@pytest.mark.parametrize("damage", ["tronqué", "illisible"])
+def test_a_damaged_published_file_is_an_alert_even_right_after_its_publication(published_sample, warehouse, damage):
+    import os
+    import shutil
+
+    warehouse.warehouse_dir.mkdir(parents=True)
+    shutil.copy(published_sample.published_db, warehouse.published_db)
+    write_report(warehouse, "20251027T030000Z-cccccc", "publie", "2025-10-27T03:00", "2025-10-27T03:02:00")
+    assert status(warehouse, now=NOW)[0] == 0
+    if damage == "tronqué":
+        os.truncate(warehouse.published_db, warehouse.published_db.stat().st_size // 2)
+    else:
+        warehouse.published_db.write_bytes(b"ni DuckDB ni rien" * 1000)
+
+    code, text = status(warehouse, now=NOW)
+
+    assert code == STALE_EXIT_CODE
+    assert f"ALERTE : l'entrepôt publié ({warehouse.published_db}) est endommagé" in text
+    assert "lancez « pdn synchroniser »" in text and "OK :" not in text

@@ -36,7 +36,7 @@ def test_summary_names_the_run_rows_quarantine_and_where_a_check_failed():
     assert "Requêtes Google Sheets : 4" in text
     assert "Avertissement : Un indicateur varie de plus de ±100 %." in text
     assert "concerne : 2019 / 63 / ateliers; 2019 / ensemble / ateliers (et 2 autres)" in text
-    assert "Durée : 10.0 s" in text
+    assert "Durée : 10,0 s" in text
 
 
 def test_summary_counts_every_cell_and_says_where_those_past_the_listed_ones_are():

@@ -89,7 +89,7 @@ def test_sample_text_gives_cover_contents_sections_in_its_order_and_contact(samp
         for line in SAMPLE_TEXT.read_text(encoding="utf-8").splitlines()
         if line.startswith("# ")
     ]
-    contents = [li.text() for li in sample_bilan.dom.find_all("nav")[0].find_all("li")]
+    contents = [a.text() for a in sample_bilan.dom.find_all("nav")[0].find_all("a")]
     sections = [s.find_all("h2")[0].text() for s in sample_bilan.dom.find_all("section") if s.find_all("h2")]
     assert contents == sections == headings
     assert "coordination@promeneurs-exemple.fr" in sample_bilan.dom.find_all("section")[-1].text()
@@ -132,7 +132,10 @@ def test_detailed_actions_show_training_titles_and_committee_dates(sample_bilan)
         committees = con.execute(
             "select count(*) from bilan.actions_detaillees where annee = 2019 and type_action like 'Comité%'"
         ).fetchone()[0]
-    assert titles and titles <= {row.find_all("td")[3].text() for row in formations.find_all("tr")[1:]}
+    headers = [th.text() for th in formations.find_all("th")]
+    assert "Type" not in headers, "one type in the block: no column repeating it"
+    column = headers.index("Intitulé")
+    assert titles and titles <= {row.find_all("td")[column].text() for row in formations.find_all("tr")[1:]}
     comites = sample_bilan.dom.find_all("table", data_bloc="comites")[0]
     assert len(comites.find_all("tr")) - 1 == committees > 0
     assert len(comites.find_all("th")) == 3, "committees: date, department and type only"
@@ -170,6 +173,15 @@ def test_a_year_in_progress_is_provisional_on_every_page(published_sample, tmp_p
     assert bilan.dom.find_all("p", id="mention-provisoire")
     pages = pdf_pages(bilan.pdf)
     assert pages and all("PROVISOIRE" in text for text in pages)
+    rapports = settings.warehouse_dir / "rapports"
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(rapports / "bilan-2020.xlsx")
+    assert [c.value for c in workbook.worksheets[0][1]][-1] == "2020 (provisoire)"
+    assert "Chiffres 2020 provisoires" in [row[0].value for row in workbook["À propos"].iter_rows()][2]
+    lines = (rapports / "bilan-2020.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert {line.split(";")[-1] for line in lines[1:] if line.startswith("2020;")} == {"provisoire"}
+    assert {line.split(";")[-1] for line in lines[1:] if line.startswith("2019;")} == {"définitif"}
     assert not render(settings, 2019).dom.find_all("p", id="mention-provisoire")
 
 
@@ -298,7 +310,7 @@ def test_a_text_that_names_an_unknown_year_block_lists_what_exists():
         from flows.outputs.narrative import render_narrative
         from flows.outputs.placeholders import bundled_placeholders
 
-        render_narrative(text, "doc", bundled_placeholders(), lambda name: "", lambda name, kind: "")
+        render_narrative(text, "doc", bundled_placeholders(), lambda name, titled: "", lambda name, kind: "")
 
 
 def test_figures_in_a_heading_are_plain_text():
@@ -306,7 +318,7 @@ def test_figures_in_a_heading_are_plain_text():
     from flows.outputs.placeholders import bundled_placeholders
 
     sections = render_narrative("# Bilan {{ annee }}\n\ntexte", "doc", bundled_placeholders(),
-                                lambda name: "", lambda name, kind: "2019")
+                                lambda name, titled: "", lambda name, kind: "2019")
     assert [s.titre for s in sections] == ["Bilan 2019"]
     assert re.search(r"<p>texte</p>", str(sections[0].html))
 
@@ -318,7 +330,8 @@ def test_a_block_of_detailed_actions_lists_its_first_rows_and_counts_the_others(
              "intitule": f"Atelier {n}", "commune": "Riom"} for n in range(DETAILED_ROWS_SHOWN + 7)]
     blocks = _detailed_actions(rows, {"63": "Puy-de-Dôme (63)"})
     assert [r["intitule"] for r in blocks["ateliers"]["lignes"]] == [f"Atelier {n}" for n in range(DETAILED_ROWS_SHOWN)]
-    assert blocks["ateliers"]["autres"] == 7 and blocks["formations"] == {"lignes": [], "autres": 0}
+    assert blocks["ateliers"]["autres"] == 7 and blocks["formations"] == {"lignes": [], "autres": 0, "types": 0}
+    assert blocks["ateliers"]["types"] == 1, "one type: the table shows no « Type » column"
 
 
 def test_markdown_tables_are_kept_and_comments_left_out_with_error_lines_unchanged():
@@ -326,7 +339,156 @@ def test_markdown_tables_are_kept_and_comments_left_out_with_error_lines_unchang
     from flows.outputs.placeholders import bundled_placeholders
 
     text = "<!-- note\nsur deux lignes -->\n| a | b |\n|---|---|\n| 1 | {{ annee }} |\n"
-    html = str(render_narrative(text, "doc", bundled_placeholders(), lambda n: "", lambda n, k: "2019")[0].html)
+    html = str(render_narrative(text, "doc", bundled_placeholders(), lambda n, t: "", lambda n, k: "2019")[0].html)
     assert "<table>" in html and "2019</span></td>" in html and "note" not in html
     with pytest.raises(InputError, match="doc, ligne 3 : marqueur inconnu"):
-        render_narrative("<!-- a\nb -->\n{{ inconnu }}", "doc", bundled_placeholders(), lambda n: "", lambda n, k: "")
+        render_narrative("<!-- a\nb -->\n{{ inconnu }}", "doc", bundled_placeholders(), lambda n, t: "", lambda n, k: "")
+
+
+# --- Nothing unfinished reaches the CAF ---------------------------------------------------------
+
+STARTER = Path(__file__).resolve().parents[2] / "flows" / "outputs" / "templates" / "recit-modele.md"
+
+
+def starter_folder(tmp_path: Path) -> Path:
+    """A sources folder declaring the untouched starter document (`pdn rapport --modele-recit`) as 2019's text."""
+    return folder_with_text(tmp_path, STARTER.read_text(encoding="utf-8"))
+
+
+def test_a_starter_prompt_left_in_the_text_stops_the_report_with_its_line_and_writes_nothing(
+    published_sample, tmp_path, monkeypatch, capsys
+):
+    use_warehouse(monkeypatch, published_sample.copy_to(tmp_path / "copie"))
+    text = STARTER.read_text(encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if "[" in row)
+    assert main(["report", "--annee", "2019", "--source", str(starter_folder(tmp_path))]) == 2
+    error = capsys.readouterr().err
+    assert f"récit.md, ligne {line} : texte à compléter du modèle « [département] »" in error
+    written = [p.name for p in (tmp_path / "copie" / "warehouse" / "rapports").iterdir() if "2019" in p.name]
+    assert written == [], "nothing written for 2019, not even the exports"
+
+
+def test_a_prompt_rewrapped_by_the_coordinator_is_still_found_on_its_first_line(published_sample, tmp_path):
+    settings = copied_settings(published_sample, tmp_path / "copie")
+    text = "# Évaluation\n\nLes réponses sont bonnes.\n\n[Ce que les\n   réponses montrent.]\n"
+    with pytest.raises(InputError, match=r"récit.md, ligne 5 : texte à compléter du modèle « \[Ce que les réponses"):
+        render(settings, 2019, folder_with_text(tmp_path, text))
+
+
+def test_a_draft_highlights_every_prompt_and_is_never_the_caf_file(published_sample, tmp_path, monkeypatch, capsys):
+    from flows.outputs.narrative import STARTER_PROMPT
+
+    use_warehouse(monkeypatch, published_sample.copy_to(tmp_path / "copie"))
+    assert main(["report", "--annee", "2019", "--brouillon", "--source", str(starter_folder(tmp_path))]) == 0
+    folder = tmp_path / "copie" / "warehouse" / "rapports"
+    assert "ne pas envoyer à la CAF" in capsys.readouterr().out
+    written = sorted(p.name for p in folder.iterdir() if "2019" in p.name)
+    assert written == ["brouillon-bilan-2019.html"], "no CAF file, no export"
+    dom = parse_html((folder / "brouillon-bilan-2019.html").read_text(encoding="utf-8"))
+    marked = [m.text() for m in dom.find_all("mark")]
+    expected = [" ".join(p.split())
+                for p in STARTER_PROMPT.findall(STARTER.read_text(encoding="utf-8"))]
+    assert len(marked) == len(expected) >= 7
+    assert [" ".join(m.split()) for m in marked] == expected
+    assert dom.find_all("div", id="mention-brouillon")
+
+
+def test_a_block_under_a_heading_of_the_text_does_not_repeat_it():
+    from flows.outputs.narrative import render_narrative
+    from flows.outputs.placeholders import bundled_placeholders
+
+    calls: list[tuple[str, bool]] = []
+    text = ("# Promotion\n\n## Événements\n\n{{ evenements }}\n\n# Actions\n\n{{ actions_par_type }}\n\n"
+            "{{ formations }}\n\n## Ateliers animés\n\nIls ont été animés :\n\n{{ ateliers }}\n")
+    render_narrative(text, "doc", bundled_placeholders(), lambda n, t: calls.append((n, t)) or "", lambda n, k: "")
+    assert calls == [("evenements", False), ("actions_par_type", False), ("formations", True), ("ateliers", False)]
+
+
+def test_the_sample_says_each_heading_once(sample_bilan):
+    headings = [h.text() for h in sample_bilan.dom.find_all("section")[0].parent.iter() if h.tag in ("h2", "h3")]
+    assert "Animation d'ateliers" in headings and "Ateliers" not in headings
+    assert "Formations collectives" in headings and "Sessions de formation" not in headings
+    assert "Comités" in headings and "Comités de pilotage et comités techniques" not in headings
+    assert headings.count("Votre intérêt à :") == 1
+
+
+# --- The printed PDF ----------------------------------------------------------------------------
+
+
+def test_contents_give_the_printed_pages_of_the_headings_and_the_pdf_has_an_outline(sample_bilan):
+    pages = [" ".join(text.split()) for text in pdf_pages(sample_bilan.pdf)]
+    numbered = [(a.text(), int(span.text()))
+                for li in sample_bilan.dom.find_all("nav")[0].find_all("li")
+                for a, span in [(li.find_all("a")[0], li.find_all("span")[0])]]
+    assert len(numbered) == sum(1 for line in SAMPLE_TEXT.read_text(encoding="utf-8").splitlines() if line.startswith("# "))
+    for title, page in numbered:
+        assert title in pages[page - 1], (title, page)
+        assert not any(title in text.split("Sommaire")[-1] for text in pages[2:page - 1]), f"{title} earlier"
+    assert [n for _, n in numbered] == sorted(n for _, n in numbered) and numbered[-1][1] == len(pages)
+    reader = pypdf.PdfReader(sample_bilan.pdf)
+    flat: list = []
+    stack = list(reader.outline)
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, list):
+            stack = item + stack
+        else:
+            flat.append((" ".join(item.title.split()), reader.get_destination_page_number(item) + 1))
+    assert [entry for entry in flat if entry[0] in dict(numbered)] == numbered
+
+
+def test_the_printed_text_has_no_prompt_and_french_spaces(sample_bilan):
+    text = "\n".join(pdf_pages(sample_bilan.pdf))
+    assert "[" not in text
+    for mark in (":", ";", "!", "?", "»"):
+        assert not re.search(f"[ \\n]{re.escape(mark)}", text), f"plain space before « {mark} »"
+    assert not re.search(r"«[ \n]", text)
+    assert text.count("\u202f:") >= 20, "the coordinator's text and the labels: thin no-break space before « : »"
+    assert re.search("\\d</span>\u00a0ateliers", sample_bilan.text), "a figure stays with its word"
+
+
+def test_a_lead_in_stays_with_its_table_and_an_email_on_one_line(sample_bilan):
+    pages = [" ".join(text.split()) for text in pdf_pages(sample_bilan.pdf)]
+    lead_in = "Le projet Promeneurs du Net a également été présenté aux professionnels"  # no ligature (« ff »)
+    page = next(n for n, text in enumerate(pages) if lead_in in text)
+    assert "Neuj'Pro" in pages[page], "the events table is on the page of its lead-in"
+    chart = [n for n, text in enumerate(pages) if "Ensemble : 66" in text]  # the monthly chart's end label
+    table = [n for n, text in enumerate(pages) if "Ensemble du réseau 43 45 47" in text]  # its table's row
+    assert chart == table and len(chart) == 1, "the monthly chart and its table on one page"
+    assert '<span class="courriel">coordination@promeneurs-exemple.fr</span>' in sample_bilan.text
+    assert "coordination@promeneurs-exemple.fr" in pages[-1]
+    departements = [td for td in sample_bilan.dom.find_all("td") if "departement" in (td.attrs.get("class") or "")]
+    assert departements and all(td.text() for td in departements)
+
+
+# --- The territory ------------------------------------------------------------------------------
+
+
+def test_where_the_network_acted_lists_the_published_communes_by_department(published_sample, tmp_path):
+    settings = copied_settings(published_sample, tmp_path / "copie")
+    bilan = render(settings, 2019, folder_with_text(tmp_path, "# Où le réseau a agi\n\n{{ territoire }}\n"))
+    with duckdb.connect(str(settings.published_db), read_only=True) as con:
+        places = con.execute(
+            "select departement, commune, count(*) from bilan.actions_detaillees"
+            " where annee = 2019 and commune is not null group by all"
+        ).fetchall()
+    rows = bilan.dom.find_all("table", id="tableau-territoire")[0].find_all("tr")[1:]
+    shown = {(row.attrs["data-departement"], row.find_all("td")[1].text()): row.find_all("td")[2].text() for row in rows}
+    assert set(shown) == {(d, c) for d, c, _ in places} and len(places) >= 5
+    for departement, commune, count in places:
+        assert sum(int(n) for n in re.findall(r": (\d+)", shown[(departement, commune)])) == count
+    assert not [h for h in bilan.dom.find_all("h3") if h.text() == "Où le réseau a agi"], "said once, by the text"
+
+
+def test_department_cards_name_the_year_s_trainings(sample_bilan):
+    with duckdb.connect(str(sample_bilan.settings.published_db), read_only=True) as con:
+        titles = con.execute(
+            "select departement, intitule from bilan.actions_detaillees"
+            " where annee = 2019 and type_action = 'Formation' and intitule is not null"
+        ).fetchall()
+    assert titles
+    for card in sample_bilan.dom.find_all("ul", data_categorie="formations"):
+        code = card.attrs["data-departement"]
+        expected = {t for d, t in titles if code == "ensemble" or d == code}
+        assert {li.text() for li in card.find_all("li")} == expected, code
+    assert len(sample_bilan.dom.find_all("ul", data_categorie="formations")) >= 2

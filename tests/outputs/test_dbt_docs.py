@@ -1,4 +1,4 @@
-"""`pdn docs`: the documentation site opens on the warehouse's French overview."""
+"""`pdn documentation`: the documentation site opens on the warehouse's French overview."""
 
 import json
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
-from flows.outputs.exports import CSV_HEADER, neutralise, write_exports
+from flows.outputs.exports import CSV_HEADER, Entete, neutralise, write_exports
 
 # Text cells a spreadsheet would evaluate (OWASP CSV injection), and what must come out.
 INJECTIONS = {
@@ -84,8 +84,8 @@ def xlsx_values(xlsx: Path) -> dict[tuple[str, str, int], float]:
     workbook = load_workbook(xlsx)
     found: dict[tuple[str, str, int], float] = {}
     for sheet in workbook.worksheets:
-        if sheet.title == "Définitions":
-            continue
+        if sheet.title in ("Définitions", "Questionnaire", "Actions détaillées", "Révisions", "À propos"):
+            continue  # not an indicator sheet
         departement = "ensemble" if not sheet.title.endswith(")") else sheet.title.rsplit("(", 1)[1].rstrip(")")
         header = [cell.value for cell in sheet[1]]
         years = {index: int(value) for index, value in enumerate(header) if str(value).isdigit()}
@@ -109,7 +109,8 @@ def assert_xlsx_equals_mart(xlsx: Path, published: Path, annee: int) -> None:
             assert got[key] is None, key
             continue
         # A spreadsheet keeps 15 significant digits (openpyxl writes 16): rates like 31/75 lose the 17th.
-        assert math.isclose(got[key], value, rel_tol=1e-15), key
+        # Rates are published to one decimal of a percent (0.407 = 40,7 %).
+        assert math.isclose(got[key], value, rel_tol=1e-15) or got[key] == round(value, 3), key
 
 
 def test_xlsx_reread_equals_the_mart(crafted, tmp_path):
@@ -148,20 +149,58 @@ def test_formula_like_text_is_inert_in_csv_and_numbers_stay_unquoted(crafted, tm
     # Numbers: unquoted on the line, French decimal comma, negative numbers not treated as formulas.
     for line in text.split("\r\n")[1:]:
         if line and not line.startswith('"'):
-            value = line.rsplit(";", 1)[1]
+            value = line.rsplit(";", 2)[1]
             assert not value.startswith(("'", '"')), line
             float(value.replace(",", "."))
-    values = [row[-1] for row in rows[1:]]
-    assert "-2,5" in values and "1,5" in values and "0,4074074074074074" in values and "14" in values
+    values = [row[6] for row in rows[1:]]
+    assert "-2,5" in values and "1,5" in values and "0,407" in values and "14" in values
 
 
 def test_csv_long_form_holds_every_value_of_the_mart(crafted, tmp_path):
     _, csv_path = write_exports(crafted, 2019, tmp_path / "rapports")
     rows = list(csv.reader(csv_path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))[1:]
     got = {(r[1], r[3].removeprefix("'"), int(r[0])): float(r[6].replace(",", ".")) for r in rows}
-    assert got == mart_values(crafted, 2019)
+    expected = mart_values(crafted, 2019)
+    assert set(got) == set(expected)
+    assert all(got[k] == v or got[k] == round(v, 3) for k, v in expected.items())
 
 
 @pytest.mark.parametrize("text", ["Ateliers", "2019", "Allier (03)", "a=b", "e-mail", ""])
 def test_ordinary_text_is_left_alone(text):
     assert neutralise(text) == text
+
+
+def test_rates_are_rounded_to_one_decimal_of_a_percent(crafted, tmp_path):
+    xlsx, csv_path = write_exports(crafted, 2019, tmp_path / "rapports")
+    sheet = load_workbook(xlsx)["Allier (03)"]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "questionnaire_taux_participation")
+    assert row[3].value == round(11 / 27, 3) == 0.407 and row[3].number_format == "0.0%"
+    rates = {r.split(";")[6] for r in csv_path.read_text(encoding="utf-8-sig").splitlines() if ";taux;" in r}
+    assert rates == {"0,407"}
+
+
+def test_a_year_in_progress_is_marked_provisional_in_the_xlsx_and_the_csv(crafted, tmp_path):
+    entete = Entete("Allier (03) et Puy-de-Dôme (63)", "30/06/2019 à 12:00", provisoire=2019)
+    xlsx, csv_path = write_exports(crafted, 2019, tmp_path / "rapports", {2018: "révisé le 02/02/2019"}, entete)
+    workbook = load_workbook(xlsx)
+    for sheet in workbook.worksheets[:3]:
+        assert [c.value for c in sheet[1]][3:] == ["2018 (révisé le 02/02/2019)", "2019 (provisoire)"]
+        assert "provisoires" in sheet.oddHeader.center.text and "30/06/2019" in sheet.oddHeader.center.text
+        assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+        assert sheet.print_title_rows == "$1:$1"
+    about = [row[0].value for row in workbook["À propos"].iter_rows()]
+    assert about[0].startswith("Promeneurs du Net — Allier (03) et Puy-de-Dôme (63)") and "30/06/2019" in about[0]
+    assert about[2] == "Chiffres 2019 provisoires : l'année n'était pas terminée à la date des chiffres."
+    rows = list(csv.DictReader(csv_path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert {r["Statut"] for r in rows if r["Année"] == "2019"} == {"provisoire"}
+    assert {r["Statut"] for r in rows if r["Année"] == "2018"} == {"révisé le 02/02/2019"}
+
+
+def test_a_finished_year_is_final_and_says_nothing_provisional(crafted, tmp_path):
+    entete = Entete("Allier (03) et Puy-de-Dôme (63)", "15/01/2020 à 04:00")
+    xlsx, csv_path = write_exports(crafted, 2019, tmp_path / "rapports", None, entete)
+    workbook = load_workbook(xlsx)
+    assert [c.value for c in workbook.worksheets[0][1]][3:] == ["2018", "2019"]
+    assert not any("provisoire" in str(cell.value) for sheet in workbook for row in sheet.iter_rows() for cell in row)
+    with open(csv_path, encoding="utf-8-sig", newline="") as handle:
+        assert {r["Statut"] for r in csv.DictReader(handle, delimiter=";")} == {"définitif"}

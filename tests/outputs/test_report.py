@@ -203,7 +203,9 @@ def test_monthly_sizes_and_actions_by_type_come_from_the_marts(bilan):
     assert len(values) == 12 and values[0] == 43 and values[-1] == 66
     actions = bilan.dom.find_all("table", id="tableau-activites")[0]
     totals = {r.find_all("th")[0].text(): int(r.find_all("td")[-2].text()) for r in actions.find_all("tr")[1:]}
-    assert totals["Rencontre individuelle"] == 23 and totals["Comité technique"] == 2
+    # named as the indicator tables and cards name them: one singular/plural, from the indicator's label
+    assert totals["Rencontres individuelles"] == 23 and totals["Comités techniques"] == 2
+    assert "Rencontre individuelle" not in totals
     assert sum(totals.values()) == sum(
         EXPECTED_2019[i][2] for i in EXPECTED_2019 if i not in (
             "promeneurs_actifs_debut_annee", "promeneurs_actifs_fin_annee", "nouveaux_promeneurs", "sorties",
@@ -237,7 +239,7 @@ def test_a_department_with_three_respondents_is_suppressed_with_its_complement(b
     work = tmp_path / "work.duckdb"  # same file name as the build, so the compiled "work"."main" names resolve
     shutil.copyfile(settings.private_dir / "build" / "work.duckdb", work)
     with duckdb.connect(str(work)) as con:
-        con.execute(f"attach '{settings.raw_db}' as raw (read_only)")
+        con.execute("attach ? as raw (read_only)", [str(settings.raw_db)])
         con.execute("delete from main.int_reponses_validated where campagne_annee <> 2019")
         con.execute(
             "delete from main.int_reponses_validated where departement = '03' and cle_repondant not in ("
@@ -295,7 +297,11 @@ def test_quality_page_reports_the_run_warnings_and_quarantine_apart_from_the_bil
     changes = [c for c in bilan.run["controles_en_echec"] if c["suite"] == "qualite_controles_evolution"]
     assert changes, "the sample's 2019 start-of-year figure doubles: the change check warns"
     named = {e["indicateur"] for c in changes for e in c["details"]["exemples"]}
-    assert named and all(f"/ {indicator}" in section.text() for indicator in named)
+    with duckdb.connect(str(bilan.settings.published_db), read_only=True) as con:
+        labels = dict(con.execute("select indicateur, libelle from bilan.definitions_indicateurs").fetchall())
+    concerne = " ".join(span.text() for span in section.find_all("span") if "concerne" in (span.attrs.get("class") or ""))
+    assert named and all(labels[i] in concerne and i not in concerne for i in named), "French labels, not codes"
+    assert "Puy-de-Dôme" in concerne and " / 63 / " not in concerne
     # the CAF bilan carries none of it
     assert not bilan.dom.find_all("section", id="qualite") and not bilan.dom.find_all("table", id="tableau-quarantaine")
     assert bilan.run["run_id"] not in bilan.text
@@ -303,6 +309,25 @@ def test_quality_page_reports_the_run_warnings_and_quarantine_apart_from_the_bil
     assert total == len(bilan.run["quarantaine"]) == 4
     lines = section.find_all("table", id="tableau-quarantaine")[0].find_all("tr")[1:]
     assert sum(int(row.find_all("td")[-1].text()) for row in lines) == 4
+
+
+def test_quality_page_lists_every_row_and_cell_to_correct_with_the_terminal_s_counts(bilan):
+    def rows(table_id: str) -> list[list[str]]:
+        table = bilan.quality.find_all("table", id=table_id)[0]
+        return [[c.text() for c in tr.children if c.tag == "td"] for tr in table.find_all("tr")[1:]]
+
+    quarantined = rows("tableau-lignes-quarantaine")
+    assert [(r[0], r[1], int(r[2])) for r in quarantined] == [
+        (q["tableur"], q["onglet"], q["ligne"]) for q in bilan.run["quarantaine"]
+    ]
+    cells = rows("tableau-cellules-a-corriger")
+    assert [(r[0], r[1], int(r[2]), r[3]) for r in cells] == [
+        (c["tableur"], c["onglet"], c["ligne"], c["colonne"]) for c in bilan.run["cellules_signalees"]
+    ] and cells, "the withheld title's row and column, as the terminal says"
+    read = {(r[0], r[1]): [int(v) for v in r[2:]] for r in rows("tableau-lignes-lues")}
+    for counted in bilan.run["lignes_lues"]:
+        lues, valides, quarantaine, vides = read[(counted["tableur"], counted["onglet"])]
+        assert lues == counted["lignes"] == valides + quarantaine + vides
 
 
 def test_xlsx_export_of_the_sample_equals_the_mart(bilan):
@@ -437,10 +462,10 @@ def test_report_after_sync_writes_the_last_complete_year_and_never_raises(bilan,
     assert [(f.annee, f.provisoire) for f in written] == [(2020, False)] and written[0].html.exists()
     empty = replace(bilan.settings, warehouse_dir=tmp_path / "vide", private_dir=tmp_path / "prive")
     assert report_after_sync(empty) == []
-    assert "lancez d'abord « pdn sync »" in caplog.text
+    assert "lancez d'abord « pdn synchroniser »" in caplog.text
 
 
-# --- `pdn docs` ----------------------------------------------------------------------------------
+# --- `pdn documentation` ----------------------------------------------------------------------------------
 
 
 def test_docs_site_describes_every_published_mart_and_column_and_the_exposures(bilan):
@@ -470,3 +495,27 @@ def test_docs_site_describes_every_published_mart_and_column_and_the_exposures(b
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     assert set(exposures) == {"bilan_annuel", "exports_caf", "tableaux_de_bord_bi"}
     assert "model.pdn.reponses_questionnaire" in exposures["bilan_annuel"]["depends_on"]["nodes"]
+
+
+def test_xlsx_holds_the_questionnaire_and_the_detailed_actions_as_published_codes_as_text(bilan):
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(bilan.xlsx)
+    with duckdb.connect(str(bilan.settings.published_db), read_only=True) as con:
+        actions = con.execute(
+            "select departement, intitule from bilan.actions_detaillees where annee <= 2019 order by date_action"
+        ).fetchall()
+        answers = con.execute(
+            "select count(*), count(*) filter (where secret) from bilan.reponses_questionnaire where annee <= 2019"
+        ).fetchone()
+    sheet = workbook["Actions détaillées"]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert len(rows) == len(actions) > 0
+    codes = [row[3] for row in rows]
+    assert all(cell.data_type == "s" for cell in codes) and "03" in {cell.value for cell in codes}, "03 stays 03"
+    assert {row[5].value for row in rows} - {None} == {title for _, title in actions} - {None}
+    questionnaire = list(workbook["Questionnaire"].iter_rows(min_row=2, values_only=True))
+    assert len(questionnaire) == answers[0] > 0
+    assert sum(1 for row in questionnaire if row[-1] == "secret") == answers[1]
+    shares = [row[-1] for row in questionnaire if row[-1] not in ("secret", None)]
+    assert shares and all(isinstance(share, (int, float)) and share == round(share, 3) for share in shares)

@@ -19,7 +19,7 @@ def copy_of_published(published_sample, tmp_path):
 
 
 def start_sync(root: Path, **env) -> subprocess.Popen:
-    """`pdn sync` in its own process, sharing the session's Prefect server (no temporary server to start)."""
+    """`pdn synchroniser` in its own process, sharing the session's Prefect server (no temporary server to start)."""
     from prefect.settings import PREFECT_API_URL
 
     child_env = {

@@ -8,6 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
+
 from flows.pipeline.transform import dbt_args, invoke_dbt
 
 MIN_UNIT_TESTS = 17  # dbt/models/**/*.yml `unit_tests:` entries at the time of writing
@@ -114,3 +116,51 @@ def test_seed_constraints_fail_the_build_on_a_bad_line(published_sample, tmp_pat
     assert set(failed) == set(BAD_SEED_LINES)
     for seed, (kind, _) in BAD_SEED_LINES.items():
         assert "constraint" in failed[seed] and kind in failed[seed].replace("_", " "), failed[seed]
+
+
+# One tampering per kind of broken roster identity, on the built tables of the sample: each must fail the data
+# tests named (and only those), as a model computing them wrong would.
+TAMPERED_ROSTER = {
+    "an exit counted twice in a year": (
+        "update bilan.indicateurs_annuels set valeur = valeur + 1"
+        " where annee = 2019 and departement = '03' and indicateur = 'sorties'",
+        {"assert_effectifs_annuels_equilibres"},
+    ),
+    "a year that does not start where the last ended": (
+        "update bilan.indicateurs_annuels set valeur = valeur + 1 where annee = 2020 and departement = '63'"
+        " and indicateur in ('promeneurs_actifs_debut_annee', 'promeneurs_actifs_fin_annee')",
+        {"assert_effectifs_annuels_equilibres"},
+    ),
+    "a month whose exits do not add up": (
+        "update bilan.effectifs_mensuels set sorties = sorties + 1"
+        " where mois = date '2019-06-01' and departement = '03'",
+        {"assert_effectifs_annuels_equilibres", "assert_effectifs_mensuels_equilibres"},
+    ),
+    "a month that does not start where the last ended": (
+        "update bilan.effectifs_mensuels set promeneurs_actifs_debut_mois = promeneurs_actifs_debut_mois - 1,"
+        " promeneurs_actifs_fin_mois = promeneurs_actifs_fin_mois - 1"
+        " where mois = date '2018-03-01' and departement = 'ensemble'",
+        {"assert_effectifs_mensuels_equilibres"},
+    ),
+}
+
+
+def test_roster_identities_fail_the_build_on_a_tampered_table(published_sample, tmp_path, monkeypatch):
+    root = published_sample.copy_to(tmp_path / "copy")
+    built = root / "private" / "build" / "work.duckdb"
+    identities = ["assert_effectifs_annuels_equilibres", "assert_effectifs_mensuels_equilibres"]
+    monkeypatch.setitem(os.environ, "PDN_RAW_DATABASE", str(root / "private" / "raw.duckdb"))
+
+    def failing_tests(work_db: Path) -> set[str]:
+        monkeypatch.setitem(os.environ, "PDN_DBT_DATABASE", str(work_db))
+        result = invoke_dbt(dbt_args("test", root / "private" / "dbt") + ["--select", *identities])
+        assert len(result.result.results) == len(identities)
+        return {r.node.name for r in result.result.results if str(r.status) == "fail"}
+
+    assert failing_tests(built) == set()
+    for number, (case, (tampering, expected)) in enumerate(TAMPERED_ROSTER.items()):
+        tampered = tmp_path / f"tampered-{number}.duckdb"
+        shutil.copyfile(built, tampered)
+        with duckdb.connect(str(tampered)) as con:
+            assert con.execute(tampering).fetchone()[0] >= 1, case  # the tampering took
+        assert failing_tests(tampered) == expected, case

@@ -1,4 +1,4 @@
-"""`pdn sync` parses the dbt project while Prefect starts its temporary server (flows/pipeline/transform.py):
+"""`pdn synchroniser` parses the dbt project while Prefect starts its temporary server (flows/pipeline/transform.py):
 the build starts from that manifest, keeps its partial-parse state, and nothing of the parse is left behind."""
 
 import json

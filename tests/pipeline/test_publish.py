@@ -2,6 +2,7 @@
 
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +193,32 @@ def test_a_published_file_that_cannot_be_read_back_restores_the_previous_one(tmp
     with pytest.raises(PublicationFailed, match="n'a pas pu être relu.*remis en place"):
         swap_in(candidate, published, file_checksum(candidate))
     assert published.read_bytes() == before
+
+
+def test_taking_the_lock_on_a_full_disk_first_removes_what_a_failed_run_left(tmp_path):
+    from tests.pipeline.test_faults import fill, tmpfs
+
+    with tmpfs(tmp_path / "warehouse", 2) as warehouse:
+        lock_file = warehouse / ".pdn-sync.lock"
+        lock_file.touch()
+        leftover = warehouse / ".pdn-candidate-20990101T000000Z-aaaaaa.duckdb"
+        fill(warehouse, leave_kib=0)
+        (warehouse / "remplissage").rename(leftover)  # the disk is full of a failed run's candidate…
+        wal_path(leftover).touch()  # …and its WAL
+        with pytest.raises(OSError):
+            lock_file.write_text("1")
+        with warehouse_lock(lock_file):
+            assert not leftover.exists() and not wal_path(leftover).exists()
+            assert lock_file.read_text() == str(os.getpid())
+
+
+def test_a_pid_that_cannot_be_written_does_not_keep_the_lock_from_working(tmp_path):
+    from tests.pipeline.test_faults import fill, tmpfs
+
+    with tmpfs(tmp_path / "warehouse", 2) as warehouse:
+        lock_file = warehouse / ".pdn-sync.lock"
+        lock_file.touch()
+        fill(warehouse, leave_kib=0)  # full of something that is not ours to remove
+        with warehouse_lock(lock_file):
+            assert lock_file.read_text() == ""
+        assert (warehouse / "remplissage").exists()

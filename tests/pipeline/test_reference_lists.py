@@ -74,7 +74,8 @@ def syncs(prefect_harness, tmp_path_factory):
     root = tmp_path_factory.mktemp("listes")
     exports = sample_copy(root)
     rows = [{**VALID_PROMENEUR, **typed, "departement": "63", "date_signature_charte": "02/03/2020",
-             "email": f"nouveau.{n}@example.org"} for n, typed in enumerate(NEW_PROMENEURS)]
+             "email": f"nouveau.{n}@example.org", "nom": f"Nouveau{'x' * (n + 1)}"}  # three people, three names
+            for n, typed in enumerate(NEW_PROMENEURS)]
     sheet_rows = append_rows(exports / "Suivi - Promeneurs.csv", PROMENEURS, rows)
     append_rows(exports / "Suivi - Activités.csv", ACTIVITES, [NEW_ACTION])
     outcomes = {}

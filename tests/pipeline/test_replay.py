@@ -1,4 +1,4 @@
-"""`pdn sync --replay SYNC_ID` republishes a past sync's figures from the raw history, without the sources."""
+"""`pdn synchroniser --replay SYNC_ID` republishes a past sync's figures from the raw history, without the sources."""
 
 import shutil
 

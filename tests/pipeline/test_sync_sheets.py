@@ -56,10 +56,11 @@ def test_sheets_source_publishes_the_same_warehouse_as_the_files_source(sheets_r
             assert from_sheets[table] == from_files[table], table
 
 
-def test_run_report_counts_requests_one_drive_call_and_one_batch_get_per_spreadsheet(sheets_runs):
+def test_run_report_counts_requests_drive_tab_titles_and_one_batch_get_per_changed_spreadsheet(sheets_runs):
     _, first, second, _, reads_first, reads_second = sheets_runs
-    # Drive and batchGet per spreadsheet, and Suivi's tab titles (has the optional Listes tab been added?)
-    assert first["requetes_sheets"] == 7 and reads_first == 3
+    # Per changed spreadsheet: Drive, its tab titles (a tab added since, « Activités 2020 », « Réponses au
+    # formulaire 2 », is read too) and one batchGet: 3 × 3.
+    assert first["requetes_sheets"] == 9 and reads_first == 3
     assert second["requetes_sheets"] == 3 and reads_second == 0  # unchanged: only the Drive metadata calls
 
 
@@ -149,7 +150,7 @@ def test_flow_survives_429s_and_a_renamed_header_and_publishes_the_same_figures(
     sheets_source.fail_next(429, times=2, spreadsheet_id=SUIVI_KEY)
     report = nightly_sync()
     assert report["statut"] == "publie"
-    assert report["requetes_sheets"] == 7 + 2  # a clean read + the two throttled attempts
+    assert report["requetes_sheets"] == 9 + 2  # a clean read + the two throttled attempts
     assert sheets_source.count(status=429) == 2
     published = table_contents(warehouse.published_db)["bilan.indicateurs_annuels"]
     assert published == table_contents(published_sample.published_db)["bilan.indicateurs_annuels"]

@@ -450,6 +450,74 @@ def test_collapse_is_not_checked_without_a_previous_file(valid_db: Path, tmp_pat
     assert COLLAPSE not in [f.message for f in result.failures]
 
 
+VALID_COLLAPSE = (
+    "Le nombre de lignes valides d'un onglet a baissé de plus de 50 % par rapport au dernier entrepôt publié : "
+    "les lignes sont lues mais mises en quarantaine."
+)
+YEAR_GONE = (
+    "Une année publiée a disparu des indicateurs (plus aucune activité valide ni campagne de questionnaire pour "
+    "cette année) : lignes mises en quarantaine ou onglet vidé ?"
+)
+ACTIVITES_READ = dict(((t, o), n) for t, o, n in LIGNES_LUES)[("Suivi", "Activités")]
+
+
+def quarantined_activities(valid: int, reasons: dict[str, int]) -> str:
+    """SQL: the Activités tab read whole, only `valid` rows valid, the others quarantined for these reasons."""
+    inserts = "".join(
+        f"insert into qualite.quarantaine values ('Suivi', 'Activités', '{motif}', {lignes});"
+        for motif, lignes in reasons.items()
+    )
+    return (
+        f"update qualite.lignes_lues set lignes_valides = {valid}, lignes_quarantaine = {ACTIVITES_READ - valid} "
+        f"where onglet = 'Activités';{inserts}"
+    )
+
+
+def test_valid_rows_collapsing_below_half_block_and_name_the_dominant_quarantine_reason(valid_db: Path, tmp_path: Path):
+    # Every row still read (the rows-read check passes), none valid: a reformatted Date column.
+    quarantined = ACTIVITES_READ
+    sql = quarantined_activities(0, {"Date illisible": quarantined, "Participants illisible": 2})
+    result = gate(valid_db, tmp_path, sql, valid_db)
+    failure = assert_blocked_by(
+        result,
+        f"{VALID_COLLAPSE} Suivi / Activités : {quarantined} lignes : Date illisible — la colonne Date a-t-elle "
+        "changé de format ?",
+    )
+    assert failure.details["exemples"] == [{"spreadsheet_title": "Suivi", "onglet": "Activités", "ratio_lignes_valides": 0.0}]
+    assert COLLAPSE not in [f.message for f in result.failures]
+
+
+def test_valid_rows_falling_by_less_than_half_only_warn_about_the_quarantine(valid_db: Path, tmp_path: Path):
+    valid = ACTIVITES_READ // 2 + 1
+    result = gate(valid_db, tmp_path, quarantined_activities(valid, {"Date illisible": ACTIVITES_READ - valid}), valid_db)
+    assert result.passed is True
+    assert {f.suite for f in result.failures} == {"qualite_lignes_lues"}
+
+
+def test_valid_rows_are_not_compared_without_a_previous_file(valid_db: Path, tmp_path: Path):
+    result = gate(valid_db, tmp_path, quarantined_activities(0, {"Date illisible": ACTIVITES_READ}))
+    assert result.passed is True
+
+
+def test_a_published_year_missing_from_the_candidate_blocks(valid_db: Path, tmp_path: Path):
+    result = gate(valid_db, tmp_path, "delete from bilan.indicateurs_annuels where annee = 2019", valid_db)
+    failure = assert_blocked_by(result, YEAR_GONE)
+    assert failure.details["exemples"] == [{"annee": 2019, "presente": 0}]
+
+
+def test_a_missing_year_names_the_dominant_quarantine_reason(valid_db: Path, tmp_path: Path):
+    sql = "delete from bilan.indicateurs_annuels where annee = 2019;" + quarantined_activities(
+        ACTIVITES_READ - 5, {"Date illisible": 4, "Participants illisible": 1}
+    )
+    result = gate(valid_db, tmp_path, sql, valid_db)
+    assert_blocked_by(result, f"{YEAR_GONE} 4 lignes : Date illisible — la colonne Date a-t-elle changé de format ?")
+
+
+def test_a_year_is_not_compared_without_a_previous_file(valid_db: Path, tmp_path: Path):
+    result = gate(valid_db, tmp_path, "delete from bilan.indicateurs_annuels where annee = 2019")
+    assert YEAR_GONE not in [f.message for f in result.failures]
+
+
 # --- Warnings: published, but reported -------------------------------------------------------
 
 
@@ -564,3 +632,95 @@ def test_previous_file_held_open_read_write_by_someone_else_is_still_compared(tm
         holder.stdin.flush()
         holder.wait(30)
     assert frame["lignes_lues"].tolist() == [74]
+
+
+# --- Through the real flow: `pdn synchroniser --source` on a copy of the sample ----------------------------------------
+
+
+def _sync_refused(published_sample, tmp_path: Path, change) -> tuple[int, str, dict, bytes, bytes]:
+    """Sync a changed copy of the sample's exports onto a copy of its publication: code, output, report, files."""
+    import contextlib
+    import io
+
+    from flows.cli import main
+    from flows.settings import SAMPLE_DIR
+    from tests.conftest import use_warehouse_and_files
+
+    root = published_sample.copy_to(tmp_path / "copie")
+    exports = tmp_path / "exports"
+    shutil.copytree(SAMPLE_DIR, exports, ignore=shutil.ignore_patterns("*.md"))
+    change(exports / "Suivi - Activités.csv")
+    published = root / "warehouse" / "pdn.duckdb"
+    before = published.read_bytes()
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        use_warehouse_and_files(patch, root)
+        code = main(["sync", "--source", str(exports)])
+    report = json.loads((root / "warehouse" / "runs" / "dernier.json").read_text(encoding="utf-8"))
+    return code, out.getvalue(), report, before, published.read_bytes()
+
+
+def _date_cell(text: str):
+    """The date a sample Date cell holds: dd/mm/yyyy, ISO or a spreadsheet serial number; None when blank or
+    impossible (the sample's 31/02: a text cell, left as it is)."""
+    import datetime as dt
+
+    text = text.strip()
+    try:
+        if text.isdigit():
+            return dt.date(1899, 12, 30) + dt.timedelta(days=int(text))
+        return dt.date.fromisoformat(text) if "-" in text else dt.datetime.strptime(text, "%d/%m/%Y").date()
+    except ValueError:
+        return None
+
+
+def _rewrite_dates(path: Path, keep) -> int:
+    """Rewrite the Date column (first) of each data row with `keep(day, month, year)`: a row it returns None for
+    is dropped. Returns the number of non-blank data rows left."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    kept = []
+    for row in rows:
+        moment = _date_cell(row[0])
+        if moment is not None:  # as a spreadsheet reformats the whole column: typed dates of every kind
+            new = keep(f"{moment.day:02d}", f"{moment.month:02d}", f"{moment.year}")
+            row = None if new is None else [new, *row[1:]]
+        if row is not None:
+            kept.append(row)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows([header, *kept])
+    return sum(1 for row in kept if any(cell.strip() for cell in row))
+
+
+def test_a_date_column_reformatted_dd_mm_yy_is_refused_naming_the_reason(published_sample, tmp_path: Path):
+    read = {}
+
+    def two_digit_years(path: Path) -> None:
+        read["rows"] = _rewrite_dates(path, lambda d, m, y: f"{d}/{m}/{y[2:]}")
+
+    code, output, report, before, after = _sync_refused(published_sample, tmp_path, two_digit_years)
+    assert code == 1, output
+    assert after == before
+    assert report["statut"] == "bloque"
+    reason = f"Suivi / Activités : {read['rows']} lignes : Date illisible — la colonne Date a-t-elle changé de format ?"
+    assert f"{VALID_COLLAPSE} {reason}" in output
+    assert f"{VALID_COLLAPSE} {reason}" in [f["message"] for f in report["controles_en_echec"]]
+    assert any(f["message"].startswith(YEAR_GONE) for f in report["controles_en_echec"])  # 2018: activities only
+
+
+def test_a_year_that_disappears_is_refused(published_sample, tmp_path: Path):
+    with duckdb.connect(str(published_sample.published_db), read_only=True) as con:
+        years = [y for (y,) in con.execute("select distinct annee from bilan.indicateurs_annuels order by 1").fetchall()]
+    first = years[0]
+
+    def without_first_year(path: Path) -> None:
+        _rewrite_dates(path, lambda d, m, y: None if int(y) == first else f"{d}/{m}/{y}")
+
+    code, output, report, before, after = _sync_refused(published_sample, tmp_path, without_first_year)
+    assert code == 1, output
+    assert after == before
+    failures = [f for f in report["controles_en_echec"] if f["gravite"] == "critique"]
+    assert [f["message"] for f in failures] == [YEAR_GONE]
+    assert failures[0]["details"]["exemples"] == [{"annee": first, "presente": 0}]

@@ -1,5 +1,6 @@
 """sources.toml: a schema with French errors that point at the line, defaults stated once."""
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -86,3 +87,43 @@ def test_the_example_configuration_is_valid_once_its_keys_are_filled(tmp_path):
     assert len(forms) == 1 and dict(forms[0].correspondances) == {
         "Sur quelles plateformes échangez-vous avec les jeunes ?": "reseaux"
     }
+
+
+@pytest.mark.parametrize("kind", ["parent", "absolute", "symlink"])
+def test_a_recit_file_outside_the_folder_of_sources_toml_is_refused_naming_its_line(tmp_path, kind):
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    secret = tmp_path / "pseudonym.key"
+    secret.write_text("0" * 64, encoding="utf-8")
+    (folder / "lien.md").symlink_to(secret)
+    name = {"parent": "../../pseudonym.key", "absolute": str(secret), "symlink": "lien.md"}[kind]
+    if kind == "parent":
+        (folder / "sous-dossier").mkdir()
+        name = "sous-dossier/../../pseudonym.key"
+    text = BASE + f'\n[[recits]]\nannee = 2020\nfichier = "{name}"\n'
+    with pytest.raises(InputError) as caught:
+        load_source_config(write(folder, text))
+    message = str(caught.value)
+    assert message.startswith("sources.toml [[recits]] n°1 (ligne 8) : ")
+    assert "n'est pas dans le dossier de sources.toml" in message
+
+
+def test_a_recit_file_in_a_subfolder_or_linked_inside_is_accepted(tmp_path):
+    (tmp_path / "recits").mkdir()
+    (tmp_path / "recits" / "2020.md").write_text("# Bilan", encoding="utf-8")
+    (tmp_path / "lien.md").symlink_to(tmp_path / "recits" / "2020.md")
+    text = BASE + '\n[[recits]]\nannee = 2020\nfichier = "recits/2020.md"\n[[recits]]\nannee = 2021\nfichier = "lien.md"\n'
+    config = load_source_config(write(tmp_path, text))
+    assert config.narrative(2020).fichier.read_text(encoding="utf-8") == "# Bilan"
+    assert config.narrative(2021).fichier == (tmp_path / "recits" / "2020.md").resolve()
+
+
+def test_retour_is_off_by_default_and_a_mistake_names_its_line(tmp_path):
+    assert load_source_config(write(tmp_path, BASE)).retour.actif is False
+    assert load_source_config(write(tmp_path, BASE + "\n[retour]\nactif = true\n")).retour.actif is True
+    for text, said in (
+        ('actif = "oui"', "ligne 7, [retour], champ « actif » : true ou false attendu, sans guillemets"),
+        ("actif = true\nonglet = 1", "ligne 8, [retour], champ « onglet » : champ inconnu"),
+    ):
+        with pytest.raises(InputError, match=re.escape(said)):
+            load_source_config(write(tmp_path, BASE + f"\n[retour]\n{text}\n"))

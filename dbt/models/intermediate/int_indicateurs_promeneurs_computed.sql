@@ -1,8 +1,11 @@
 {{ config(materialized='ephemeral') }}
 
-{#- Roster indicators per year and département, plus 'ensemble' (whole network).
-    Active at date d: charter signed on or before d, and no exit date or exit date on or after d.
-    With the new/exit boundaries below, debut + nouveaux - sorties = fin holds exactly.
+{#- Roster indicators per year and département, plus 'ensemble' (whole network), with the day conventions
+    of macros/promeneurs.sql: the end of year N is the stock on the evening of 31 December N, the start is
+    the end of N-1, new = charter within the year, exits = exit within the year; so
+    debut + nouveaux - sorties = fin and debut(N) = fin(N-1) (dbt/tests/assert_effectifs_annuels_equilibres).
+    Each valid row is one period: a Promeneur who left and came back, or moved département, has several
+    non-overlapping ones (int_promeneurs_validated), each counted as such.
     Distinct counts (types_*) are computed on the whole network for 'ensemble', never summed. -#}
 
 with
@@ -20,7 +23,7 @@ promeneurs as (
 
 ),
 
--- One row per year and Promeneur signed by the year's end (a range join, not a cross join).
+-- One row per year and period that touches it (a range join, not a cross join).
 promeneurs_annee as (
 
     select
@@ -28,15 +31,11 @@ promeneurs_annee as (
         promeneurs.departement,
         promeneurs.profil,
         promeneurs.type_structure,
-        {{ actif_le('promeneurs', 'annees.debut_annee') }} as actif_debut,
-        {{ actif_le('promeneurs', 'annees.fin_annee') }} as actif_fin,
-        promeneurs.date_signature_charte > annees.debut_annee as est_nouveau,
-        coalesce(
-            promeneurs.date_sortie >= annees.debut_annee and promeneurs.date_sortie < annees.fin_annee,
-            false
-        ) as est_sorti
+        {{ mouvements_periode('promeneurs', 'annees.debut_annee', 'annees.fin_annee') }}
     from promeneurs
-    inner join annees on promeneurs.date_signature_charte <= annees.fin_annee
+    inner join annees
+        on promeneurs.date_signature_charte <= annees.fin_annee
+        and coalesce(promeneurs.date_sortie >= annees.debut_annee, true)
 
 ),
 

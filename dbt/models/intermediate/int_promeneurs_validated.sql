@@ -3,10 +3,20 @@
     Profile and structure type are descriptive: matched against the lists in force (int_listes_resolved),
     an unknown or blank value leaves them null without quarantining the row (the Promeneur still counts
     as active, new, gone); int_cellules_signalees lists the cell for correction.
-    Duplicates follow the identity rule (flows/identity.py): the same person is the same normalised
-    e-mail, or the same name and structure when the e-mail is blank. The first row in sheet order is
-    kept; a later row of the same person, or an ambiguous one (same name and structure as a row, one of
-    the two without e-mail), is quarantined with the row number of the first.
+    Periods, not rows: a valid row is one period [charter, exit] of a person (flows/identity.py: the same
+    normalised e-mail, or the same name and structure when the e-mail is blank). A person may have several
+    (left and came back; moved département = an exit in one and a charter in the other): periods that do not
+    overlap all count. Of rows whose periods overlap, the first by content (charter, exit, département,
+    profile, structure type; sheet position only between identical rows) is kept and each other names it:
+    « même personne que la ligne N », plus « périodes qui se chevauchent » when the dates differ. Ranking by
+    content, not by sheet order, keeps every figure the same whatever the order of the rows.
+    Only rows without another reason are compared: a row with an unreadable date has no period yet.
+    A row without e-mail whose name and structure match a row with one is quarantined as ambiguous.
+    A shared mailbox is not one person: rows of one address carrying different full names (cle_nom: the words of
+    the name in any order) are one person per full name, whose key is then the address's completed by the name's.
+    What the rule cannot decide is counted and flagged on both rows (int_cellules_signalees), among valid rows:
+    one address with two full names (« adresse partagée par deux personnes »), the same full name and structure
+    under two addresses, or without address with first and last name swapped (« la même personne ? »).
     A row of a person who asked for erasure (pdn oubli; landed without its personal data) is quarantined
     for that reason alone. -#}
 
@@ -64,78 +74,251 @@ identified as (
 
 ),
 
-ranked as (
+-- An address carrying several full names (in either order): a mailbox shared by several people.
+adresses_partagees as (
 
-    select
-        identified.*,
-        case
-            when identified.cle_promeneur is not null then row_number() over personne
-        end as rang_doublon,
-        case
-            when identified.cle_promeneur is not null then first_value(identified.numero_ligne) over personne
-        end as ligne_premiere_occurrence,
-        -- A row without e-mail whose name and structure are also on a row with an e-mail.
-        case
-            when identified.cle_nom_structure is not null and not identified.a_email
-                then min(identified.numero_ligne) filter (where identified.a_email) over nom_structure
-        end as ligne_meme_nom_avec_email
+    select cle_promeneur
     from identified
-    window
-        personne as (
-            partition by identified.cle_promeneur
-            order by identified.spreadsheet_title, identified.tab, identified.numero_ligne
-        ),
-        nom_structure as (partition by identified.cle_nom_structure)
+    where a_email and cle_nom is not null and not est_effacee
+    group by cle_promeneur
+    having count(distinct cle_nom) > 1
 
 ),
 
+-- Reasons that a row has on its own (everything but the identity rule).
 checked as (
 
     select
-        ranked.*,
-        case when ranked.est_effacee then {{ motif_effacement() }} else concat_ws(
+        identified.*,
+        -- The person: the address (else name + structure), and the full name too when the address is shared.
+        case
+            when identified.cle_promeneur in (select adresses_partagees.cle_promeneur from adresses_partagees)
+                then identified.cle_promeneur || ':' || coalesce(identified.cle_nom, '')
+            else identified.cle_promeneur
+        end as cle_personne,
+        case when identified.est_effacee then {{ motif_effacement() }} else concat_ws(
             '; ',
             case
-                when ranked.departement_brut is null then 'Département manquant'
-                when ranked.departement is null then 'Département non reconnu'
-                when ranked.departement like '%/%'
+                when identified.departement_brut is null then 'Département manquant'
+                when identified.departement is null then 'Département non reconnu'
+                when identified.departement like '%/%'
                     then 'Deux départements indiqués : non admis pour un Promeneur'
-                when ranked.departement not in (select reseau.departement from reseau)
+                when identified.departement not in (select reseau.departement from reseau)
                     then 'Département hors réseau'
             end,
             case
-                when ranked.date_signature_charte_brut is null then 'Date de signature de la charte manquante'
-                when ranked.date_signature_charte is null then 'Date de signature de la charte illisible'
-                when ranked.date_signature_charte < sync.date_min_plausible
+                when identified.date_signature_charte_brut is null then 'Date de signature de la charte manquante'
+                when identified.date_signature_charte is null
+                    and {{ est_date_incomplete('identified.date_signature_charte_brut') }}
+                    then 'Date de signature de la charte incomplète (jour, mois et année attendus)'
+                when identified.date_signature_charte is null then 'Date de signature de la charte illisible'
+                when identified.date_signature_charte < sync.date_min_plausible
                     then 'Date de signature de la charte invraisemblable (avant le '
                     || strftime(sync.date_min_plausible, '%d/%m/%Y') || ')'
-                when ranked.date_signature_charte > sync.date_execution
+                when identified.date_signature_charte > sync.date_execution
                     then 'Date de signature de la charte postérieure à la synchronisation'
             end,
             case
-                when ranked.date_sortie_brut is not null and ranked.date_sortie is null
+                when identified.date_sortie is null and {{ est_date_incomplete('identified.date_sortie_brut') }}
+                    then 'Date de sortie incomplète (jour, mois et année attendus)'
+                when identified.date_sortie_brut is not null and identified.date_sortie is null
                     then 'Date de sortie illisible'
-                when ranked.date_sortie < sync.date_min_plausible
+                when identified.date_sortie < sync.date_min_plausible
                     then 'Date de sortie invraisemblable (avant le '
                     || strftime(sync.date_min_plausible, '%d/%m/%Y') || ')'
-                when ranked.date_sortie > sync.date_execution + to_months(sync.mois_sortie_future)
+                when identified.date_sortie > sync.date_execution + to_months(sync.mois_sortie_future)
                     then 'Date de sortie invraisemblable (plus de ' || sync.mois_sortie_future
                     || ' mois après la synchronisation)'
-                when ranked.date_sortie < ranked.date_signature_charte
+                when identified.date_sortie < identified.date_signature_charte
                     then 'Date de sortie antérieure à la signature de la charte'
-            end,
+            end
+        ) end as motifs_ligne
+    from identified
+    cross join sync
+
+),
+
+-- The periods to compare: rows of an identified person with no reason of their own, ranked by content.
+periodes as (
+
+    select
+        snapshot_id,
+        numero_ligne,
+        spreadsheet_title,
+        tab,
+        cle_personne,
+        date_signature_charte,
+        date_sortie,
+        row_number() over (
+            partition by cle_personne
+            order by
+                date_signature_charte, date_sortie nulls last, departement, profil nulls last,
+                type_structure nulls last, spreadsheet_title, tab, numero_ligne
+        ) as rang
+    from checked
+    where motifs_ligne = '' and cle_personne is not null
+
+),
+
+-- For each period that overlaps a better-ranked one of the same person: the best-ranked of those.
+chevauchements as (
+
+    select
+        suivante.snapshot_id,
+        suivante.numero_ligne,
+        arg_min(
+            {
+                'titre': gardee.spreadsheet_title,
+                'onglet': gardee.tab,
+                'ligne': gardee.numero_ligne,
+                'memes_dates': gardee.date_signature_charte = suivante.date_signature_charte
+                    and gardee.date_sortie is not distinct from suivante.date_sortie
+            },
+            gardee.rang
+        ) as gardee
+    from periodes as suivante
+    inner join periodes as gardee
+        on gardee.cle_personne = suivante.cle_personne
+        and gardee.rang < suivante.rang
+        and gardee.date_signature_charte <= coalesce(suivante.date_sortie, date '9999-12-31')
+        and suivante.date_signature_charte <= coalesce(gardee.date_sortie, date '9999-12-31')
+    group by suivante.snapshot_id, suivante.numero_ligne
+
+),
+
+-- A row without e-mail whose name and structure are also on a row with an e-mail: the first such row.
+avec_email as (
+
+    select
+        cle_nom_structure,
+        -- A struct compares field by field: the first row in sheet order.
+        min({'titre': spreadsheet_title, 'onglet': tab, 'ligne': numero_ligne}) as ligne
+    from identified
+    where a_email and cle_nom_structure is not null
+    group by cle_nom_structure
+
+),
+
+motives as (
+
+    select
+        checked.*,
+        case when checked.est_effacee then checked.motifs_ligne else concat_ws(
+            '; ',
+            nullif(checked.motifs_ligne, ''),
             case
-                when ranked.rang_doublon > 1
-                    then 'Promeneur en double : même personne que la ligne '
-                    || ranked.ligne_premiere_occurrence
-                when ranked.ligne_meme_nom_avec_email is not null
-                    then 'Promeneur peut-être en double : même nom et même structure que la ligne '
-                    || ranked.ligne_meme_nom_avec_email
+                when chevauchements.gardee is not null
+                    then 'Promeneur en double : même personne que '
+                    || {{ reference_ligne('chevauchements.gardee.titre', 'chevauchements.gardee.onglet',
+                        'chevauchements.gardee.ligne', 'checked.spreadsheet_title', 'checked.tab') }}
+                    || case when not chevauchements.gardee.memes_dates then
+                        ', périodes qui se chevauchent : '
+                        || case
+                            when chevauchements.gardee.titre = checked.spreadsheet_title
+                                and chevauchements.gardee.onglet = checked.tab
+                                then 'lignes ' || least(chevauchements.gardee.ligne, checked.numero_ligne)
+                                || ' et ' || greatest(chevauchements.gardee.ligne, checked.numero_ligne)
+                            else 'ligne ' || checked.numero_ligne || ' et '
+                                || chevauchements.gardee.titre || ', ' || chevauchements.gardee.onglet
+                                || ', ligne ' || chevauchements.gardee.ligne
+                        end
+                        || ' (corriger une date de signature ou de sortie, ou supprimer la ligne en double)'
+                    else '' end
+                when not checked.a_email and avec_email.ligne is not null
+                    then 'Promeneur peut-être en double : même nom et même structure que '
+                    || {{ reference_ligne('avec_email.ligne.titre', 'avec_email.ligne.onglet', 'avec_email.ligne.ligne',
+                        'checked.spreadsheet_title', 'checked.tab') }}
                     || ', qui a une adresse e-mail (ajouter l''adresse ici ou supprimer la ligne en double)'
             end
         ) end as motifs
-    from ranked
-    cross join sync
+    from checked
+    left join chevauchements
+        on chevauchements.snapshot_id = checked.snapshot_id
+        and chevauchements.numero_ligne = checked.numero_ligne
+    left join avec_email
+        on avec_email.cle_nom_structure = checked.cle_nom_structure
+        and not checked.a_email
+
+),
+
+-- Counted rows that may be one person, or two behind one address: compared by full name, address, structure.
+comparables as (
+
+    select
+        snapshot_id, spreadsheet_title, tab, numero_ligne, cle_promeneur, cle_nom, a_email,
+        {{ normaliser_texte('structure') }} as cle_structure
+    from motives
+    where motifs = '' and cle_nom is not null
+
+),
+
+-- For each such row, the other row it is flagged with: a shared address first, then the first in sheet order.
+possibles as (
+
+    select
+        ici.snapshot_id,
+        ici.numero_ligne,
+        arg_min(
+            {
+                'titre': autre.spreadsheet_title,
+                'onglet': autre.tab,
+                'ligne': autre.numero_ligne,
+                'partagee': ici.cle_promeneur = autre.cle_promeneur
+            },
+            {
+                'rang': case when ici.cle_promeneur = autre.cle_promeneur then 0 else 1 end,
+                'titre': autre.spreadsheet_title,
+                'onglet': autre.tab,
+                'ligne': autre.numero_ligne
+            }
+        ) as autre
+    from comparables as ici
+    inner join comparables as autre
+        on autre.a_email = ici.a_email
+        and not (autre.snapshot_id = ici.snapshot_id and autre.numero_ligne = ici.numero_ligne)
+        and (
+            -- one address, two full names
+            (ici.a_email and autre.cle_promeneur = ici.cle_promeneur and autre.cle_nom <> ici.cle_nom)
+            -- one full name and structure, two addresses (or, without address, two orders of the name)
+            or (
+                autre.cle_nom = ici.cle_nom and autre.cle_structure = ici.cle_structure
+                and autre.cle_promeneur <> ici.cle_promeneur
+            )
+        )
+    group by ici.snapshot_id, ici.numero_ligne
+
+),
+
+signalees as (
+
+    select
+        motives.*,
+        case when possibles.autre is not null then
+            case when possibles.autre.partagee or motives.a_email then 'E-mail' else 'Nom' end
+        end as identite_colonne,
+        case
+            when possibles.autre.partagee
+                then 'Adresse partagée par deux personnes : '
+                || {{ deux_lignes('possibles.autre.titre', 'possibles.autre.onglet', 'possibles.autre.ligne',
+                    'motives.spreadsheet_title', 'motives.tab', 'motives.numero_ligne') }}
+                || ' (noms différents : comptées comme deux personnes ; corriger le nom si c''est la même)'
+            when motives.a_email
+                then 'Même nom et même structure que '
+                || {{ reference_ligne('possibles.autre.titre', 'possibles.autre.onglet', 'possibles.autre.ligne',
+                    'motives.spreadsheet_title', 'motives.tab') }}
+                || ' avec une autre adresse : la même personne ? (comptée deux fois d''ici là ; si oui, garder '
+                || 'une seule adresse)'
+            when possibles.autre is not null
+                then 'Même nom et même structure que '
+                || {{ reference_ligne('possibles.autre.titre', 'possibles.autre.onglet', 'possibles.autre.ligne',
+                    'motives.spreadsheet_title', 'motives.tab') }}
+                || ', prénom et nom inversés : la même personne ? (comptée deux fois d''ici là ; si oui, '
+                || 'supprimer une des lignes ou ajouter l''adresse)'
+        end as identite_motif
+    from motives
+    left join possibles
+        on possibles.snapshot_id = motives.snapshot_id
+        and possibles.numero_ligne = motives.numero_ligne
 
 ),
 
@@ -147,7 +330,7 @@ final as (
         spreadsheet_title,
         tab,
         numero_ligne,
-        cle_promeneur,
+        cle_personne as cle_promeneur,
 
         -- attributes
         departement,
@@ -169,9 +352,11 @@ final as (
 
         -- quality
         nullif(motifs, '') as motif_quarantaine,
-        motifs = '' as est_valide
+        motifs = '' as est_valide,
+        identite_colonne,
+        identite_motif
 
-    from checked
+    from signalees
 
 )
 

@@ -7,15 +7,21 @@
     - its header (or current title) matches one of the question's headers.
     Keys ignore case, accents, apostrophes and spacing. A column that matches nothing is « non
     cataloguée »: kept raw, listed, and counted as soon as the catalogue names it (the history replays).
-    Two columns matching one question: the first (in sheet order) counts, the other is listed. -#}
+    Columns with the same key are one question: the same title twice in a sheet (a question deleted and
+    recreated: Google keeps both columns), or in two tabs of one campaign (« Réponses au formulaire 2 » of
+    a re-linked form): their answers are merged per response (stg_sheets__reponses_cellules).
+    Two different columns matching one question: the first (in sheet order) counts, the other is listed. -#}
 
 with
 
 campagnes as (
 
     select * from {{ ref('stg_sheets__campagnes') }}
-    -- A campaign's questions are those of its latest read (a Forms campaign is read in increments).
-    qualify extracted_at = max(extracted_at) over (partition by document_id)
+    -- A Forms campaign is read in increments: its questions are those of its latest read. Every tab of a
+    -- response sheet is read by each sync: each one's columns count.
+    qualify
+        extracted_at = max(extracted_at) over (partition by document_id)
+        or snapshot_id not in (select snapshot_id from {{ ref('stg_sheets__formulaires_questions') }})
 
 ),
 
@@ -75,7 +81,11 @@ colonnes as (
         campagnes.tab,
         coalesce(colonnes.question_id, {{ normaliser_texte('colonnes.colonne') }}) as cle_colonne,
         correspondances.question_declaree
-    from (select * from colonnes_feuilles union all select * from colonnes_formulaires) as colonnes
+    from (
+        select
+            snapshot_id, document_id, {{ titre_question('colonne') }} as colonne, position, question_id, premier_titre
+        from (select * from colonnes_feuilles union all select * from colonnes_formulaires)
+    ) as colonnes
     inner join campagnes on campagnes.snapshot_id = colonnes.snapshot_id
     left join correspondances
         on correspondances.document_id = colonnes.document_id
@@ -99,6 +109,14 @@ matched as (
 
 ),
 
+-- One row per question key: its first column (in sheet order, then tab order) names it.
+uniques as (
+
+    select * from matched
+    qualify row_number() over (partition by document_id, cle_colonne order by position, tab) = 1
+
+),
+
 final as (
 
     select
@@ -115,14 +133,14 @@ final as (
 
         -- question: null when not catalogued, or when an earlier column already answers it
         case
-            when row_number() over (partition by document_id, question_trouvee order by position) = 1
+            when row_number() over (partition by document_id, question_trouvee order by position, tab) = 1
                 then question_trouvee
         end as question,
         question_trouvee is not null
-            and row_number() over (partition by document_id, question_trouvee order by position) > 1
+            and row_number() over (partition by document_id, question_trouvee order by position, tab) > 1
             as est_en_double
 
-    from matched
+    from uniques
 
 )
 

@@ -1,7 +1,9 @@
 {#- Every response with its campaign, its quarantine reasons (null when valid) and whether a later valid
     response of the same respondent to the same campaign supersedes it. Superseded responses are not
-    errors: they are simply not counted. A campaign that collects no e-mail cannot tell respondents
-    apart: each of its responses is its own respondent. A response of a person who asked for erasure
+    errors: they are simply not counted. The respondent is the address the form collected, or the answer to
+    a question asking it (« E-mail », « Votre adresse e-mail »…: flows/sources/contract.py REPONSES.aliases,
+    keyed at landing like a collected one). A campaign with neither cannot tell respondents apart: each of its
+    responses is its own respondent. A response of a person who asked for erasure
     (pdn oubli; landed without its e-mail and answers) is quarantined for that reason alone. -#}
 
 with

@@ -1,6 +1,9 @@
 {#- Network size month by month, per département and 'ensemble', from the first charter signed to
-    the later of the sync's month and the last month of the last reported year. Same definitions
-    as the annual indicators, applied to the month's first and last days. -#}
+    the later of the sync's month and the last month of the last reported year. Same day conventions as
+    the annual indicators (macros/promeneurs.sql) applied to the month: start = the stock on the evening
+    before its first day, end = the stock on the evening of its last day, new / exits = charters / exits
+    within it. The months of a year sum to its new and exits, and the identities are checked on every
+    build (dbt/tests/assert_effectifs_mensuels_equilibres). -#}
 
 with
 
@@ -57,16 +60,13 @@ mois as (
 
 ),
 
--- One row per month and Promeneur signed by the month's end and not gone before it began.
+-- One row per month and period that touches it.
 promeneurs_mois as (
 
     select
         mois.debut_mois,
         promeneurs.departement,
-        {{ actif_le('promeneurs', 'mois.debut_mois') }} as actif_debut,
-        {{ actif_le('promeneurs', 'mois.fin_mois') }} as actif_fin,
-        promeneurs.date_signature_charte > mois.debut_mois as est_nouveau,
-        coalesce(promeneurs.date_sortie < mois.fin_mois, false) as est_sorti
+        {{ mouvements_periode('promeneurs', 'mois.debut_mois', 'mois.fin_mois') }}
     from promeneurs
     inner join mois
         on promeneurs.date_signature_charte <= mois.fin_mois

@@ -19,7 +19,7 @@ promeneurs as (
 
 ),
 
--- Same definition as the annual indicators: active on 31 December.
+-- Same definition as the annual indicators: still active at the end of 31 December.
 actifs_fin_annee as (
 
     select
@@ -30,7 +30,7 @@ actifs_fin_annee as (
         promeneurs.type_structure,
         promeneurs.type_structure_brut
     from promeneurs
-    inner join annees on {{ actif_le('promeneurs', 'annees.fin_annee') }}
+    inner join annees on {{ actif_fin_du_jour('promeneurs', 'annees.fin_annee') }}
 
 ),
 

@@ -1,7 +1,14 @@
 {#- Quarantined rows counted by spreadsheet, tab and reason. A row with several reasons counts once
-    under each of them. No row content. -#}
+    under each of them. No row content; titles and tab names screened. -#}
 
 with
+
+-- Every way a known person's name may be written: metadata is screened like free text (inlined, never stored).
+motifs_noms as (
+
+    {{ motifs_noms() }}
+
+),
 
 lignes as (
 
@@ -12,8 +19,8 @@ lignes as (
 motifs as (
 
     select
-        spreadsheet_title,
-        onglet,
+        {{ filtrer_metadonnee('spreadsheet_title', 'tableur masqué') }} as spreadsheet_title,
+        {{ filtrer_metadonnee('onglet', 'onglet masqué') }} as onglet,
         numero_ligne,
         unnest(string_split(motif, '; ')) as motif
     from lignes

@@ -5,6 +5,13 @@
 
 with
 
+-- Every way a known person's name may be written: metadata is screened like free text (inlined, never stored).
+motifs_noms as (
+
+    {{ motifs_noms() }}
+
+),
+
 colonnes as (
 
     select * from {{ ref('int_questions_campagnes_matched') }}
@@ -16,9 +23,10 @@ final as (
 
     select
         cast(campagne_annee as integer) as annee,
-        spreadsheet_title,
-        tab as onglet,
-        colonne,
+        {{ filtrer_metadonnee('spreadsheet_title', 'tableur masqué') }} as spreadsheet_title,
+        {{ filtrer_metadonnee('tab', 'onglet masqué') }} as onglet,
+        -- A header is typed by whoever made the form or the sheet: one naming a person is shown by position.
+        {{ filtrer_metadonnee('colonne', remplacement="'question ' || position") }} as colonne,
         case when est_en_double then 'en double' else 'non cataloguée' end as motif
     from colonnes
 

@@ -31,6 +31,7 @@ renamed as (
         source.numero_ligne,
         source.cle_promeneur,
         source.cle_nom_structure,
+        source.cle_nom,
 
         -- place
         {{ nettoyer_texte('source.departement') }} as departement_brut,
