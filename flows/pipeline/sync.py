@@ -332,7 +332,6 @@ def _extract_and_land(settings: Settings, report: RunReport, source_dir: Path | 
         for s in landed
         if s.rows_naming_erased
     ]
-    names = known_names(settings.raw_db)  # after landing: the roster just read names people too
     report.non_lus = [item.as_report(names) for item in read.unread]
     get_run_logger().info("%d onglets chargés dans l'historique brut", len(landed))
     return plan
@@ -449,6 +448,8 @@ class _StopSignals:
 
     def _handle(self, signum, frame) -> None:
         self.received = True
+        if self.previous == signal.SIG_IGN:
+            return
         if callable(self.previous):
             self.previous(signum, frame)
         else:
