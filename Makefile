@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Telemetry is switched off by the code itself (flows/settings.py: silence_telemetry).
 
-.PHONY: install sample test serve status purge report docs bench chaos
+.PHONY: install sample test serve status purge report docs bench chaos bi bi-serve
 
 install: $(VENV)/.installed
 
@@ -51,3 +51,20 @@ bench: install
 # every next run must publish without a human, with one alert per run that did not (README "Recovery").
 chaos: install
 	$(BIN)/python -m tests.chaos_unattended --rondes 10
+
+# Apache Superset for the CAF's dashboard, in its own virtualenv (.venv-bi, pinned by bi/constraints-superset.txt),
+# with a SECRET_KEY made here once and never committed. Then `make bi-serve` and `pdn bi superset`
+# (README "Apache Superset").
+BI_VENV := .venv-bi
+bi: $(BI_VENV)/.installed
+
+$(BI_VENV)/.installed: bi/requirements-superset.txt bi/constraints-superset.txt
+	$(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/pip install --quiet --upgrade pip
+	$(BI_VENV)/bin/pip install --quiet --constraint bi/constraints-superset.txt --requirement bi/requirements-superset.txt
+	test -s $(BI_VENV)/superset-secret-key || (umask 077 && $(BI_VENV)/bin/python -c "import secrets; print(secrets.token_urlsafe(48))" > $(BI_VENV)/superset-secret-key)
+	touch $@
+
+# Superset on http://127.0.0.1:8088 (SQLite metadata in $(BI_VENV)/instance; SUPERSET_ADMIN_PASSWORD creates the admin).
+bi-serve: bi
+	bi/serve-superset.sh

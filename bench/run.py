@@ -6,6 +6,8 @@
 What it measures, every sync being `pdn synchroniser` in a cold child process with fresh warehouse and
 private folders:
 - the bundled sample (files source) against a trivial 3-task Prefect flow run the same way;
+- deployment runs (`pdn planifier` on a real `prefect server start`) against `pdn synchroniser` on the
+  sample (bench/deployment.py);
 - a national network (101 départements x 10 years, bench.generator) served by the local Sheets
   emulator (one Suivi spreadsheet per département + one questionnaire per year);
 - cost growth on the files source at three sizes (1x, 4x, 16x of a base);
@@ -39,6 +41,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from bench.deployment import deployment_check, deployment_section, measure_deployment
+from bench.floors import extraction_floor, transform_floor
 from bench.generator import (
     SEEDS_DIR,
     generate,
@@ -47,7 +51,7 @@ from bench.generator import (
     write_csv_folder,
     write_emulator_json,
 )
-from flows.settings import DBT_PROJECT_DIR, QUIET_TOOLS_ENV, REPO_ROOT
+from flows.settings import DBT_PROJECT_DIR, QUIET_TOOLS_ENV, REPO_ROOT, SAMPLE_DIR
 
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 FLOOR_SQL = Path(__file__).resolve().parent / "floor.sql"
@@ -55,12 +59,30 @@ BIN_DIR = Path(sys.executable).parent
 TIME_BIN = Path("/usr/bin/time")
 STEPS = ("extraction", "chargement", "dbt", "assemblage", "controle", "publication")
 KEY = ["annee", "departement", "indicateur"]
-TARGETS = {
-    "national_wall_s": 60.0,
-    "national_rss_mib": 2048.0,
-    "transform_over_floor": 3.0,
+TARGETS = {  # issue 24
+    "national_wall_s": 20.0,  # national network from files (the growth point at scale 1)
+    "national_rss_mib": 1024.0,
+    "growth4_rss_mib": 2048.0,  # 4x the national network
+    "extraction_over_floor": 1.5,  # extraction + landing over DuckDB's read_csv of the same files
+    "transform_over_floor": 2.0,  # dbt + gate over the compiled SQL of every node, in one connection
     "sample_over_trivial": 1.6,
     "growth_nonlinearity": 1.25,  # per-row cost of the 4x->16x segment over the 1x->4x one
+}
+# bench/RESULTS.md of 2026-11-29 (before issue 24), for the before/after table: same generator and scenarios, but
+# measured then on a 2-core AMD EPYC at load ≈1.5 (RESULTS.md names the machine and the load of each run).
+BEFORE = {
+    "national_files_wall": 28.6,
+    "national_files_rss": 1302.5,
+    "growth4_rss": 2541.2,
+    "national_files_extraction": 6.4 + 4.3,
+    "growth4_extraction": 25.4 + 9.0,
+    "national_transform": 6.8,
+    "growth4_transform": 17.4,
+    "national_sheets_wall": 35.0,
+    "nonlinearity": 1.16,
+    "sample_ratio": 1.82,
+    "nightly_ratio": 1.71,
+    "growth4_slowest": "activites 7.6, int_activites_validated 7.5",
 }
 # dbt's nodes when issue 14 was filed (265 per nightly build), for the before/after table.
 NODES_BEFORE = {"model": 30, "seed": 6, "test": 229, "unit_test": None}
@@ -187,6 +209,10 @@ class SyncRun:
     truth_matches: bool | None = None
     emulator_requests: int | None = None
     emulator_cpu_s: float | None = None
+    extraction_floor_s: float | None = None  # DuckDB's read_csv of the same files into the raw tables
+    sql_floor_s: float | None = None  # compiled SQL of every node the build ran, in one connection
+    sql_floor_nodes: int | None = None
+    sql_floor_differing: list[str] | None = None  # published tables whose floor rows differ from the build's
     extra: dict = field(default_factory=dict)
 
     @property
@@ -197,6 +223,11 @@ class SyncRun:
     def transform(self) -> float:
         """dbt build + the quality gate: the transformation the floor is compared with."""
         return self.steps.get("dbt", 0.0) + self.steps.get("controle", 0.0)
+
+    @property
+    def extraction(self) -> float:
+        """Extraction + landing: what DuckDB's read_csv of the same files is compared with."""
+        return self.steps.get("extraction", 0.0) + self.steps.get("chargement", 0.0)
 
 
 _LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+)")
@@ -353,6 +384,12 @@ def run_sync(
         run.emulator_cpu_s = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     published = root / "warehouse" / "pdn.duckdb"
     raw = root / "private" / "raw.duckdb"
+    if raw.exists() and floor_repeats and report.get("statut") == "publie":
+        landed = extraction_floor(raw, source_dir or SAMPLE_DIR)
+        run.extraction_floor_s = landed[0] if landed else None
+        floor = transform_floor(root / "private")
+        if floor is not None:
+            run.sql_floor_s, run.sql_floor_nodes, run.sql_floor_differing = floor
     if raw.exists() and floor_repeats:
         run.floor_s, floor_result = run_floor(raw, floor_repeats)
         if published.exists():
@@ -401,6 +438,14 @@ def summarise(runs: list[SyncRun]) -> dict:
         "floor": median([r.floor_s for r in runs]),
         "transform": median([r.transform for r in runs]),
         "ratio": median([r.transform / r.floor_s for r in runs if r.floor_s]),
+        "extraction": median([r.extraction for r in runs]),
+        "extraction_floor": median([r.extraction_floor_s for r in runs]),
+        "extraction_ratio": median([r.extraction / r.extraction_floor_s for r in runs if r.extraction_floor_s]),
+        "sql_floor": median([r.sql_floor_s for r in runs]),
+        "sql_floor_nodes": median([r.sql_floor_nodes for r in runs]),
+        "sql_ratio": median([r.transform / r.sql_floor_s for r in runs if r.sql_floor_s]),
+        "sql_floor_matches": ", ".join(sorted({t for r in runs for t in r.sql_floor_differing or []})) or (
+            "yes" if any(r.sql_floor_differing is not None for r in runs) else "–"),
         "floor_matches": all(r.floor_matches for r in runs if r.floor_matches is not None)
         if any(r.floor_matches is not None for r in runs) else None,
         "truth_matches": all(r.truth_matches for r in runs if r.truth_matches is not None)
@@ -577,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {number + 1}/{args.runs}: {walls}", flush=True)
     loads["after sample"] = load_average()
 
+    print("Deployment runs (pdn planifier, real Prefect server) against pdn synchroniser…", flush=True)
+    deployment = measure_deployment(work, 1 if args.quick else 3)
+
     print("National network served by the Sheets emulator…", flush=True)
     from tests.google_emulator import SheetsEmulator
 
@@ -619,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     loads["after national"] = load_average()
 
     print("Growth (files source)…", flush=True)
-    growth = []
+    growth, profile = [], None
     for factor in (1, 4, 16):
         scale = args.growth_base * factor
         network = generate(national_spec(scale, args.seed))
@@ -632,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         rows = sum(c["lignes"] for c in counts.values())
         growth.append((scale, rows, summarise(runs)))
+        if factor == 4:  # the national network (scale 1 with the default base): where its time still goes
+            profile = run_child([sys.executable, "-m", "bench.profile", str(folder)], child_env(work)).stdout
         print(f"  {factor}x ({rows} rows): {growth[-1][2]['wall']:.1f} s", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
     loads["end"] = load_average()
@@ -653,6 +703,8 @@ def main(argv: list[str] | None = None) -> int:
         load_s=load_s,
         throttled=throttled,
         growth=growth,
+        deployment=deployment,
+        profile=profile,
         total_s=time.perf_counter() - started,
     )
     args.out.write_text(text, encoding="utf-8")
@@ -681,22 +733,8 @@ def render(**r) -> str:
     nonlinearity = growth_fit["cpu"][2]
     ratio_sample = sample["wall"] / trivial_wall
     ratio_nightly = nightly["wall"] / trivial_wall
-    national_rss = max(national["tree_peak"], national["maxrss"])
     pacing_s = max(0, -(-int(national["requests"] or 0) // 60) - 1) * 60
-    checks = [
-        ("National sync ≤ 60 s (wall, cold process)", f"{national['wall']:.1f} s",
-         national["wall"] <= TARGETS["national_wall_s"]),
-        ("National peak memory ≤ 2 GiB (RSS summed over the process tree)", f"{national_rss:.0f} MiB",
-         national_rss <= TARGETS["national_rss_mib"]),
-        ("Transform (dbt + gate) ≤ 3 × SQL floor (national)", f"{national['ratio']:.1f} ×",
-         national["ratio"] <= TARGETS["transform_over_floor"]),
-        ("Linear growth (CPU per row, 4×→16× segment over 1×→4× ≤ 1.25)", f"{nonlinearity:.2f}",
-         nonlinearity <= TARGETS["growth_nonlinearity"]),
-        ("Sample sync ≤ 1.6 × trivial 3-task Prefect flow: first sync (fresh folders)", f"{ratio_sample:.2f} ×",
-         ratio_sample <= TARGETS["sample_over_trivial"]),
-        ("Sample sync ≤ 1.6 × trivial 3-task Prefect flow: nightly (second sync, same folders)",
-         f"{ratio_nightly:.2f} ×", ratio_nightly <= TARGETS["sample_over_trivial"]),
-    ]
+    checks = target_checks(r, national, ratio_sample, ratio_nightly, nonlinearity) + [deployment_check(r["deployment"])]
     lines = [
         "# Nightly sync benchmark",
         "",
@@ -716,8 +754,17 @@ def render(**r) -> str:
         "",
         "## Targets",
         "",
-        md_table(["Target", "Measured", "Verdict"], [[c, m, verdict(ok)] for c, m, ok in checks]),
+        md_table(["Target", "Before (2026-11-29)", "Measured", "Verdict"],
+                 [[c, before, m, verdict(ok)] for c, before, m, ok in checks]),
         "",
+        "*National (files)* is the growth point at scale 1 (101 départements, CSV exports); *4×* the point at scale 4. "
+        "Floors are timed in the benchmark's process right after each sync, on the files and databases it used, so "
+        "a ratio compares two measures taken under the same load. *Before* comes from the previous RESULTS.md "
+        "(2026-11-29, a 2-core AMD EPYC at load ≈1.5): compare it with the load quoted above before reading a "
+        "difference of wall time as a gain.",
+        "",
+        *floors_section(r),
+        *profile_section(r.get("profile")),
         "## Time per step",
         "",
         "Steps of the run report (`durees_secondes`); *outside steps* = wall − sum of steps (interpreter start, "
@@ -846,6 +893,7 @@ def render(**r) -> str:
         "",
         md_table(["import", "wall"], r["imports"]),
         "",
+        *deployment_section(r["deployment"]),
         "## Reproduce",
         "",
         "`make bench` (= `.venv/bin/python -m bench.run`; `--quick` for a one-run smoke test, `--help` for the knobs). "
@@ -855,6 +903,98 @@ def render(**r) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _growth_point(growth: list, scale: float) -> dict | None:
+    """The growth point at a national scale (1 = the national network), or None (quick runs)."""
+    return next((s for point, _, s in growth if abs(point - scale) < 1e-9), None)
+
+
+def _rss(s: dict | None) -> float:
+    return max(s["tree_peak"], s["maxrss"]) if s else float("nan")
+
+
+def target_checks(r: dict, national: dict, ratio_sample: float, ratio_nightly: float, nonlinearity: float) -> list:
+    """(target, before, measured, met) for every target of issue 24."""
+    files, four = _growth_point(r["growth"], 1.0), _growth_point(r["growth"], 4.0)
+    nan = float("nan")
+
+    def get(s: dict | None, key: str) -> float:
+        return s[key] if s else nan
+
+    return [
+        ("National network from files ≤ 20 s (wall, cold process)", f"{BEFORE['national_files_wall']:.1f} s",
+         f"{get(files, 'wall'):.1f} s", get(files, "wall") <= TARGETS["national_wall_s"]),
+        ("National peak memory ≤ 1 GiB (RSS summed over the process tree)", f"{BEFORE['national_files_rss']:.0f} MiB",
+         f"{_rss(files):.0f} MiB", _rss(files) <= TARGETS["national_rss_mib"]),
+        ("4× national peak memory ≤ 2 GiB", f"{BEFORE['growth4_rss']:.0f} MiB", f"{_rss(four):.0f} MiB",
+         _rss(four) <= TARGETS["growth4_rss_mib"]),
+        ("Extraction + landing ≤ 1.5 × DuckDB's read_csv of the same files (national)",
+         f"{BEFORE['national_files_extraction']:.1f} s, no floor",
+         f"{get(files, 'extraction'):.1f} s / {get(files, 'extraction_floor'):.1f} s = "
+         f"{get(files, 'extraction_ratio'):.2f} ×", get(files, "extraction_ratio") <= TARGETS["extraction_over_floor"]),
+        ("Extraction + landing ≤ 1.5 × read_csv floor (4×)", f"{BEFORE['growth4_extraction']:.1f} s, no floor",
+         f"{get(four, 'extraction'):.1f} s / {get(four, 'extraction_floor'):.1f} s = "
+         f"{get(four, 'extraction_ratio'):.2f} ×", get(four, "extraction_ratio") <= TARGETS["extraction_over_floor"]),
+        ("dbt + gate ≤ 2 × compiled-SQL floor (national, Sheets emulator)",
+         f"{BEFORE['national_transform']:.1f} s, no fair floor",
+         f"{national['transform']:.1f} s / {national['sql_floor']:.1f} s = {national['sql_ratio']:.2f} ×",
+         national["sql_ratio"] <= TARGETS["transform_over_floor"]),
+        ("dbt + gate ≤ 2 × compiled-SQL floor (4×)", f"{BEFORE['growth4_transform']:.1f} s, no fair floor",
+         f"{get(four, 'transform'):.1f} s / {get(four, 'sql_floor'):.1f} s = {get(four, 'sql_ratio'):.2f} ×",
+         get(four, "sql_ratio") <= TARGETS["transform_over_floor"]),
+        ("Linear growth (CPU per row, 4×→16× segment over 1×→4× ≤ 1.25)", f"{BEFORE['nonlinearity']:.2f}",
+         f"{nonlinearity:.2f}", nonlinearity <= TARGETS["growth_nonlinearity"]),
+        ("Sample sync ≤ 1.6 × trivial 3-task Prefect flow: first sync (fresh folders)",
+         f"{BEFORE['sample_ratio']:.2f} ×", f"{ratio_sample:.2f} ×", ratio_sample <= TARGETS["sample_over_trivial"]),
+        ("Sample sync ≤ 1.6 × trivial 3-task Prefect flow: nightly (second sync, same folders)",
+         f"{BEFORE['nightly_ratio']:.2f} ×", f"{ratio_nightly:.2f} ×", ratio_nightly <= TARGETS["sample_over_trivial"]),
+    ]
+
+
+def floors_section(r: dict) -> list[str]:
+    """The two floors per scenario: extraction + landing against read_csv, dbt + gate against compiled SQL."""
+    scenarios = [("sample", r["sample"]), ("national (Sheets emulator)", r["national"])] + [
+        (f"growth {scale:g} (files)", s) for scale, _, s in r["growth"]
+    ]
+    return [
+        "## Floors",
+        "",
+        "- **Extraction + landing** (`bench/floors.py`, `extraction_floor`): DuckDB's own `read_csv` (its sniffer, "
+        "every cell as text) of the CSV exports the sync read, inserted into the same raw tables of a fresh raw "
+        "history (contract columns, row numbers), in one transaction. The Sheets emulator has no such floor.",
+        "- **Transformation** (`transform_floor`): the compiled SQL of every node the nightly build ran "
+        "(`run_results.json`, in completion order), executed directly in one DuckDB connection: a table or view per "
+        "model, a count per data test, a copy per seed. *= build* says every published table came out with the "
+        "build's rows (else the tables that differ). The hand-written `bench/floor.sql` (indicateurs_annuels only) stays as a cross-check of the "
+        "figures (*floor = published* above).",
+        "",
+        md_table(
+            ["Scenario", "extraction + landing", "read_csv floor", "ratio", "dbt + gate", "compiled-SQL floor",
+             "statements", "ratio", "= build"],
+            [[label, s["extraction"], s["extraction_floor"], s["extraction_ratio"], s["transform"], s["sql_floor"],
+              fmt(s["sql_floor_nodes"], 0), s["sql_ratio"], s["sql_floor_matches"]] for label, s in scenarios],
+        ),
+        "",
+    ]
+
+
+def profile_section(profile: str | None) -> list[str]:
+    """cProfile of the largest remaining cost, as printed by bench.profile."""
+    if not profile:
+        return []
+    return [
+        "## Profile of the largest remaining cost",
+        "",
+        "Extraction + landing of the national network from files, in one process under cProfile "
+        "(`python -m bench.profile FOLDER`; cProfile slows Python-heavy code down, so compare rows with each other, "
+        "not with the step times above). dbt's share is in *Where dbt's time goes* (slowest nodes).",
+        "",
+        "```",
+        profile.strip(),
+        "```",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def _prepare_prefect_process(verbose: bool) -> None:
 
 def _starts_a_temporary_prefect_server() -> bool:
     """No Prefect server configured (PREFECT_API_URL): the flow starts a temporary one and waits for it. With a
-    server, there is no such wait, and work started ahead would only compete with the flow's."""
+    server there is no such wait: the flow starts its parse ahead itself, first thing, as in deployment runs."""
     from prefect.settings import get_current_settings
 
     return get_current_settings().api.url is None
@@ -73,7 +73,8 @@ def _sync(args: argparse.Namespace) -> int:
 
     _prepare_prefect_process(args.verbose)  # first: Prefect's logging set, dbt's imports leave it alone
     if _starts_a_temporary_prefect_server():
-        # dbt's import and parse, then Great Expectations' import, fill the seconds the server takes to start.
+        # dbt's import and parse, then Great Expectations' import, fill the seconds the server takes to start
+        # (the flow's own call to parse_ahead then keeps this parse).
         parse_ahead(args.replay, then=_import_great_expectations)
     from flows.pipeline.sync import nightly_sync
     from flows.screen import SourceFolder  # Prefect stores the flow's parameters: never the folder's path
@@ -340,20 +341,50 @@ def _modele(args: argparse.Namespace) -> int:
 
     from flows.errors import PdnError
     from flows.settings import load_settings
-    from flows.sources.template import network_config
     from flows.sources.template_sheets import format_spreadsheet
-    from flows.sources.template_xlsx import write_workbook
+    from flows.sources.template_xlsx import write_template
 
     try:
         settings = load_settings()
         if args.xlsx:  # no Google call at all
-            lines = write_workbook(Path(args.xlsx), network_config(settings))
+            lines = write_template(Path(args.xlsx), settings)
         else:
             lines = format_spreadsheet(settings, args.cle)
     except PdnError as err:
         print(str(err), file=sys.stderr)
         return err.exit_code
     print("\n".join(lines))
+    return 0
+
+
+def _superset_password() -> str:
+    """The Superset password: $PDN_SUPERSET_PASSWORD, else asked without echo (never an argument: it would be logged)."""
+    import getpass
+    import os
+
+    from flows.errors import InputError
+
+    password = os.environ.get("PDN_SUPERSET_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise InputError("Mot de passe Superset manquant : définissez PDN_SUPERSET_PASSWORD, ou lancez la commande dans un terminal.")
+    return getpass.getpass("Mot de passe Superset : ")
+
+
+def _bi_superset(args: argparse.Namespace) -> int:
+    from flows.errors import PdnError
+    from flows.outputs.superset import build_bundle, format_import, install_dashboard
+    from flows.settings import load_settings
+
+    try:
+        published = load_settings().published_db
+        bundle = build_bundle(published)  # first: no password asked while there is nothing to install
+        result = install_dashboard(bundle, args.url, args.utilisateur, _superset_password())
+    except PdnError as err:
+        print(str(err), file=sys.stderr)
+        return err.exit_code
+    print(format_import(result, published))
     return 0
 
 
@@ -466,6 +497,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--xlsx", metavar="FICHIER", help="écrire le modèle dans un nouveau fichier Excel, sans appeler Google"
     )
     modele.set_defaults(handler=_modele)
+    bi = _command(commands, "bi", "installer les tableaux de bord de l'entrepôt dans un outil de BI")
+    bi_tools = bi.add_subparsers(dest="outil", required=True, title="outils", metavar="OUTIL")
+    superset = _command(
+        bi_tools, "superset",
+        "importer (ou mettre à jour) le tableau de bord de la CAF dans Superset, lu sur l'entrepôt publié",
+    )
+    superset.add_argument("--url", default="http://127.0.0.1:8088", metavar="URL",
+                          help="adresse de Superset (défaut : http://127.0.0.1:8088)")
+    superset.add_argument("--utilisateur", required=True, metavar="NOM",
+                          help="compte Superset autorisé à importer (mot de passe : PDN_SUPERSET_PASSWORD, sinon demandé)")
+    superset.set_defaults(handler=_bi_superset)
     return parser
 
 

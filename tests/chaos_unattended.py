@@ -1,7 +1,9 @@
 """Chaos run of the unattended service (`make chaos`): kill -9 of everything at a random moment, restart, repeat.
 
 Each round triggers a nightly run on a real `prefect server start` + `pdn planifier` (sample sources, local webhook),
-kills the server, `pdn planifier` and the flow process together at a random moment of the run, as a reboot would,
+kills the server, `pdn planifier` and the flow process together at a random moment of the run, as a reboot would
+(the moment is drawn between the flow's start and its end as measured on a quiet run first, so that most kills
+land mid-run: a kill before the flow starts or after it ends tests little),
 starts both again and triggers one more run, which must publish without a human. At the end: the published
 file opens read-only with the sample's figures, no process is left, and the webhook received exactly one alert
 per run that did not publish and none for a run that did. Prints one line per round; exit 1 on any breach.
@@ -41,10 +43,22 @@ def run_reports(root: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((root / "warehouse" / "runs").glob("2*.json"))]
 
 
-def one_round(service: PrefectService, root: Path, webhook: WebhookReceiver, rng: random.Random) -> str:
-    """Trigger, kill everything at a random moment, restart, trigger again and wait for the publication."""
+def quiet_window(service: PrefectService) -> tuple[float, float]:
+    """One quiet nightly run, timed from its trigger by the server's own clock: (flow running, flow over)."""
+    quiet = service.run_now()
+    service.wait_final(quiet)
+    with service.client() as client:
+        run = client.read_flow_run(quiet)
+    return (run.start_time - run.created).total_seconds(), (run.end_time - run.created).total_seconds()
+
+
+def one_round(
+    service: PrefectService, root: Path, webhook: WebhookReceiver, rng: random.Random, window: tuple[float, float]
+) -> tuple[str, bool]:
+    """Trigger, kill everything at a random moment of the window, restart, trigger again and wait for the
+    publication. Returns the round's line and whether the kill hit the run mid-flight."""
     victim = service.run_now()
-    delay = rng.uniform(0, 30)
+    delay = rng.uniform(*window)
     time.sleep(delay)
     killed_in = service.state_of(victim).type.value
     for process in (service.serve, service.server):
@@ -54,7 +68,8 @@ def one_round(service: PrefectService, root: Path, webhook: WebhookReceiver, rng
     healthy = service.run_now()
     final = service.wait_final(healthy).type.value
     victim_final = service.wait_final(victim).type.value
-    return f"tué après {delay:4.1f} s ({killed_in}) → {victim_final} ; exécution suivante : {final}"
+    line = f"tué après {delay:4.1f} s ({killed_in}) → {victim_final} ; exécution suivante : {final}"
+    return line, killed_in == "RUNNING"
 
 
 def check(root: Path, webhook: WebhookReceiver) -> list[str]:
@@ -90,8 +105,15 @@ def main(argv: list[str] | None = None) -> int:
         service.start_serve(root, PDN_ALERT_WEBHOOK_URL=webhook.url)
         first = service.run_now()
         print(f"Première publication : {service.wait_final(first).type.value}")
+        window = quiet_window(service)
+        print(f"Exécution calme : flux démarré {window[0]:.1f} s après son déclenchement, fini à {window[1]:.1f} s ; "
+              "fenêtre de l'arrêt brutal choisie entre les deux.", flush=True)
+        mid_run = 0
         for number in range(1, args.rondes + 1):
-            print(f"Ronde {number} : {one_round(service, root, webhook, rng)}", flush=True)
+            line, hit = one_round(service, root, webhook, rng, window)
+            mid_run += hit
+            print(f"Ronde {number} : {line}", flush=True)
+        print(f"Exécutions tuées en plein vol : {mid_run}/{args.rondes}.")
     finally:
         service.stop()
         webhook.close()

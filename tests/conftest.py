@@ -12,9 +12,10 @@ import pytest  # noqa: E402
 
 from flows.settings import Settings, load_settings  # noqa: E402
 
-# Files with the longest syncs run first: with one file per worker (`--dist loadfile`), a heavy file handed out
-# last keeps one core busy for a minute while the other has nothing left to run.
+# Files with the longest syncs run first: a heavy file (or group) handed out last keeps one core busy for a minute
+# while the other has nothing left to run.
 HEAVY_FILES_FIRST = (
+    "tests/outputs/test_superset.py",  # installs (once) and starts a real Superset: minutes
     "tests/pipeline/test_faults.py",
     "tests/ops/test_erasure.py",
     "tests/pipeline/test_crash_safety.py",
@@ -37,10 +38,30 @@ HEAVY_FILES_FIRST = (
 )
 
 
+SHARED_SCOPES = ("module", "package", "class")
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a module-, package- or class-scoped fixture (built once for several tests)."""
+    definitions = getattr(item, "_fixtureinfo", None)
+    if definitions is None:
+        return False
+    return any(
+        definition.scope in SHARED_SCOPES
+        for name in item.fixturenames
+        for definition in definitions.name2fixturedefs.get(name, ())
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Heavy files first; tests sharing a module fixture stay on one worker, the others spread (`--dist loadgroup`)."""
     rank = {name: position for position, name in enumerate(HEAVY_FILES_FIRST)}
     root = Path(config.rootpath)
     items.sort(key=lambda item: rank.get(item.path.relative_to(root).as_posix(), len(rank)))  # stable: same order within
+    for item in items:
+        if _shares_a_fixture(item):  # else a second worker would build the module's world (a real sync) again
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(root).as_posix()))
 
 
 PSEUDONYM_KEY_FOR_TESTS = "cle-de-test-ne-pas-utiliser-en-production"
@@ -234,6 +255,20 @@ from flows.settings import QUIET_TOOLS_ENV  # noqa: E402
 def cold_prefect_home(tmp_path_factory) -> Path:
     """PREFECT_HOME of the tests that run `pdn` cold: the first run creates Prefect's database (~5 s)."""
     return tmp_path_factory.mktemp("prefect-home")
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """The API URL of one real `prefect server start` per worker, for `pdn` processes whose test is about a disk or an
+    exit, not about Prefect's temporary server: each then skips that server's start (~9 s, ~35 s on a new home)."""
+    from tests.prefect_service import PrefectService
+
+    service = PrefectService(tmp_path_factory.mktemp("prefect-server"))
+    service.start_server()
+    try:
+        yield service.url
+    finally:
+        service.stop()
 
 
 def cold_pdn(args: list[str], root: Path, prefect_home: Path, **env: str) -> subprocess.Popen:

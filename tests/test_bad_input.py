@@ -680,6 +680,8 @@ def test_years_without_a_campaign_have_no_questionnaire_figures(published_sample
 def test_exports_leave_unmeasured_figures_empty(published_sample):
     from openpyxl import load_workbook
 
+    from tests.outputs.test_exports import indicator_row
+
     rapports = published_sample.root / "warehouse" / "rapports"
     latest = max(rapports.glob("bilan-*.csv"))  # every year up to the latest
     lines = latest.read_text(encoding="utf-8-sig").splitlines()
@@ -688,10 +690,8 @@ def test_exports_leave_unmeasured_figures_empty(published_sample):
     unmeasured = [r["Valeur"] for r in rows if r["Année"] == "2018" and r["Code indicateur"] == "questionnaire_repondants"]
     measured = [r["Valeur"] for r in rows if r["Année"] == "2019" and r["Code indicateur"] == "questionnaire_repondants"]
     assert unmeasured == ["", "", ""] and sorted(measured) == ["11", "20", "31"]
-    sheet = load_workbook(latest.with_suffix(".xlsx"))["Ensemble du réseau"]
-    years = [cell.value for cell in sheet[1]]
-    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "questionnaire_taux_participation")
-    assert row[years.index("2018")].value is None and row[years.index("2019")].value > 0
+    row = indicator_row(load_workbook(latest.with_suffix(".xlsx"))["Ensemble du réseau"], "questionnaire_taux_participation")
+    assert row[2018].value is None and row[2019].value > 0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ class ErasurePlan:
     onglets: list[TabCount]
     # Rows still in the spreadsheets the latest sync read: (tableur, onglet, ligne), to delete there too.
     lignes_derniere_sync: list[tuple[str, str, int]] = field(default_factory=list)
-    hors_copies: int = 0  # cells naming them outside the copies of tabs (frozen figures of closed years)
+    hors_copies: int = 0  # texts naming them outside the copies of tabs (frozen figures, unread tabs' names…)
 
     def total(self, table_name: str) -> int:
         return sum(count.lignes for count in self.onglets if count.table_name == table_name)
@@ -318,7 +318,8 @@ def format_plan(plan: ErasurePlan) -> str:
         if count.table_name != "reponses_cellules"
     ]
     if plan.hors_copies:
-        lines.append(f"  Chiffres figés des années closes : {_count(plan.hors_copies, _MENTION)}")
+        other_texts = _count(plan.hors_copies, _MENTION)
+        lines.append(f"  Autres textes de l'historique (chiffres figés, onglets non lus…) : {other_texts}")
     lines.append(
         "Ses lignes seront supprimées de toutes les copies ; dans tous les textes libres de l'historique, chaque "
         f"mention d'elle (nom, adresse, téléphone) sera remplacée par « {REDACTED} ». L'entrepôt sera ensuite "

@@ -98,13 +98,16 @@ def require_api_server() -> str:
 
 
 def recover_before_serving(deployment_id) -> list[str]:
-    """What the previous `pdn planifier` left when it died: its flow processes stopped, the runs Prefect still
-    thinks alive marked Crashed, every report left `en_cours` closed, one alert per run. French lines said."""
+    """What the previous `pdn planifier` left when it died: its flow processes stopped and their dbt parse folders
+    removed, the runs Prefect still thinks alive marked Crashed, every report left `en_cours` closed, one alert
+    per run. French lines said."""
     from flows.ops.recovery import close_interrupted_runs, crash_stranded_runs
     from flows.pipeline.processes import mark_this_process, stop_orphans
+    from flows.pipeline.transform import remove_orphan_parse_folders
 
     stopped = stop_orphans()
     mark_this_process()  # the flow processes this runner starts carry its mark, for the next start
+    remove_orphan_parse_folders()  # dbt parses of flow processes killed mid-parse
     settings = load_settings()
     crashed = crash_stranded_runs(settings, deployment_id)
     closed = close_interrupted_runs(settings)

@@ -24,6 +24,8 @@ CSV_HEADER = ("Année", "Département", "Nom du département", "Code indicateur"
               "Statut")
 RATE_DECIMALS = 3  # a rate to one decimal of a percent (0.407 = 40,7 %): the precision the figures carry
 SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+TITLE_FONT = Font(bold=True, size=13)
+INDICATOR_HEADERS = ("Indicateur", "Code indicateur")  # the French label first; the code to join other files
 
 EXPORT_QUERY = """
     select
@@ -45,6 +47,10 @@ EXPORT_QUERY = """
 """
 
 
+DETAIL_SUBJECTS = {
+    "Questionnaire": "Résultats du questionnaire par question et par département, tels que publiés au bilan",
+    "Actions détaillées": "Actions détaillées, telles que publiées au bilan (intitulés non publiés laissés vides)",
+}
 # The published detail a CAF analyst asks for beside the indicators, as the bilan shows it (secret cells
 # withheld, withheld titles empty); a sheet each, departement codes as text.
 DETAIL_SHEETS = {
@@ -131,21 +137,55 @@ def year_status(year: int, revisions: dict[int, str], entete: Entete | None) -> 
     return revisions.get(year, "définitif")
 
 
-def _year_header(year: int, revisions: dict[int, str], entete: Entete | None) -> str:
-    status = year_status(year, revisions, entete)
-    return str(year) if status == "définitif" else f"{year} ({status})"
-
-
-def _print_setup(sheet, title: str) -> None:
+def _print_setup(sheet, title: str, header_row: int) -> None:
     """Landscape A4, one page wide, header row repeated, the title block and page numbers in the margins."""
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_title_rows = "1:1"
+    sheet.print_title_rows = f"{header_row}:{header_row}"
     sheet.oddHeader.center.text = title.replace("&", "&&")
     sheet.oddFooter.right.text = "Page &P / &N"
+
+
+def _title_block(sheet, subject: str, annee: int, entete: Entete | None) -> int:
+    """The title block above a table, in the sheet's own cells (network, years, date of the figures,
+    « provisoire »), so that a copied sheet still says what it holds; returns the first row after it."""
+    lines = [(entete.titre(annee) if entete else f"Promeneurs du Net — indicateurs jusqu'à {annee}", TITLE_FONT),
+             (subject, Font(bold=True))]
+    if entete is not None:
+        lines.append((f"Chiffres de l'entrepôt publié le {entete.publie_le} (heure de Paris).", None))
+        if entete.mention():
+            lines.append((entete.mention(), Font(bold=True, color="B3261E")))
+    for row, (text, font) in enumerate(lines, start=1):
+        cell = _text_cell(sheet, row, 1, text)
+        if font is not None:
+            cell.font = font
+    return len(lines) + 2  # a blank row between the block and the table
+
+
+def _header(sheet, row: int, headers: list[str | int], bold) -> int:
+    """The table's header row (years as numbers, labels as text); returns its row number."""
+    for column, header in enumerate(headers, start=1):
+        cell = sheet.cell(row=row, column=column, value=header) if isinstance(header, int) else \
+            _text_cell(sheet, row, column, header)
+        cell.font = bold
+    return row
+
+
+def _status_row(sheet, row: int, years: list[int], first_year_column: int, revisions: dict[int, str],
+                entete: Entete | None) -> bool:
+    """Above the years' header, how far each year can be relied on (« provisoire », « révisé le … »), when one
+    is not final: the header itself keeps the years as numbers. True when the row was written."""
+    statuses = {year: year_status(year, revisions, entete) for year in years}
+    if set(statuses.values()) <= {"définitif"}:
+        return False
+    _text_cell(sheet, row, 1, "Statut des chiffres").font = Font(italic=True)
+    for offset, year in enumerate(years):
+        if statuses[year] != "définitif":
+            _text_cell(sheet, row, first_year_column + offset, statuses[year]).font = Font(bold=True, color="B3261E")
+    return True
 
 
 def read_lines(published_db: Path, annee: int) -> list[Ligne]:
@@ -168,13 +208,13 @@ def _text_cell(sheet, row: int, column: int, text: str):
     return cell
 
 
-def _revisions_sheet(workbook, revisions: dict[int, str], bold) -> None:
+def _revisions_sheet(workbook, revisions: dict[int, str], bold, annee: int, entete: Entete | None) -> None:
     """A sheet saying which closed years were revised since their closing, and when."""
     sheet = workbook.create_sheet("Révisions")
-    for column, header in enumerate(("Année", "Mention"), start=1):
-        _text_cell(sheet, 1, column, header).font = bold
-    for row, (annee, mention) in enumerate(sorted(revisions.items()), start=2):
-        sheet.cell(row=row, column=1, value=annee)
+    header = _header(sheet, _title_block(sheet, "Années closes révisées depuis leur clôture", annee, entete),
+                     ["Année", "Mention"], bold)
+    for row, (year, mention) in enumerate(sorted(revisions.items()), start=header + 1):
+        sheet.cell(row=row, column=1, value=year)
         _text_cell(sheet, row, 2, f"Chiffres {mention}")
     sheet.column_dimensions["B"].width = 40
 
@@ -210,13 +250,12 @@ def _withheld(row: tuple) -> tuple:
     return row[:-3] + (("secret", "secret") if row[-1] else row[-3:-1])
 
 
-def _detail_sheet(workbook, title: str, rows: list[tuple], bold, entete: Entete | None) -> None:
+def _detail_sheet(workbook, title: str, rows: list[tuple], bold, annee: int, entete: Entete | None) -> None:
     """One detail sheet: text stays text (codes like 03, titles neutralised), numbers and dates typed."""
-    headers = DETAIL_SHEETS[title][0]
     sheet = workbook.create_sheet(title)
-    for column, header in enumerate(headers, start=1):
-        _text_cell(sheet, 1, column, header).font = bold
-    for row_number, row in enumerate(rows, start=2):
+    header = _header(sheet, _title_block(sheet, DETAIL_SUBJECTS[title], annee, entete), list(DETAIL_SHEETS[title][0]),
+                     bold)
+    for row_number, row in enumerate(rows, start=header + 1):
         for column, value in enumerate(row, start=1):
             if isinstance(value, str):
                 _text_cell(sheet, row_number, column, value)
@@ -226,22 +265,49 @@ def _detail_sheet(workbook, title: str, rows: list[tuple], bold, entete: Entete 
                     cell.number_format = "DD/MM/YYYY"
                 elif isinstance(value, float):
                     cell.number_format = "0.0%"
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes = f"A{header + 1}"
     for letter, width in zip("ABCDEFGH", (8, 22, 10, 40, 40, 14, 12, 10)):
         sheet.column_dimensions[letter].width = width
     if entete is not None:
-        _print_setup(sheet, " — ".join(filter(None, [entete.titre(max(r[0] for r in rows) if rows else 0),
-                                                        entete.mention()])))
+        _print_setup(sheet, " — ".join(filter(None, [entete.titre(annee), entete.mention()])), header)
+
+
+def _indicator_sheet(workbook, own: list[Ligne], years: list[int], revisions: dict[int, str],
+                     entete: Entete | None, bold) -> None:
+    """One département's (or the network's) sheet: the title block, then indicators down and years across."""
+    code, name = own[0].departement, own[0].nom_departement
+    sheet = workbook.create_sheet(_sheet_title(name, code))
+    subject = f"Indicateurs : {name}" if code == ENSEMBLE else f"Indicateurs : {name} ({code})"
+    first_row = _title_block(sheet, subject, max(years), entete)
+    first_year = len(INDICATOR_HEADERS) + 1
+    header = first_row + _status_row(sheet, first_row, years, first_year, revisions, entete)
+    _header(sheet, header, [*INDICATOR_HEADERS, *years], bold)
+    indicators = list(dict.fromkeys((line.indicateur, line.libelle, line.nature) for line in own))
+    values = {(line.indicateur, line.annee): line.valeur for line in own}
+    for row, (indicateur, libelle, nature) in enumerate(indicators, start=header + 1):
+        _text_cell(sheet, row, 1, libelle)
+        _text_cell(sheet, row, 2, indicateur)
+        for offset, year in enumerate(years):
+            if values.get((indicateur, year)) is not None:  # not measured: an empty cell, never 0
+                cell = sheet.cell(row=row, column=first_year + offset,
+                                  value=typed_value(values[(indicateur, year)], nature))
+                cell.number_format = NUMBER_FORMATS.get(nature, "General")
+    sheet.freeze_panes = f"C{header + 1}"
+    sheet.column_dimensions["A"].width = 46
+    sheet.column_dimensions["B"].width = 34
+    if entete is not None:
+        _print_setup(sheet, " — ".join(filter(None, [entete.titre(max(years)), entete.mention()])), header)
 
 
 def write_xlsx(
     lines: list[Ligne], path: Path, revisions: dict[int, str] | None = None, entete: Entete | None = None,
     details: dict[str, list[tuple]] | None = None,
 ) -> Path:
-    """One sheet per département then the network: indicators down, years across; a definitions sheet;
-    the questionnaire's results and the detailed actions as published (`details`).
+    """One sheet per département then the network: indicators down (French label first, then the code), years
+    across as numbers; a definitions sheet; the questionnaire's results and the detailed actions as published
+    (`details`). Every table sheet opens with its title block; the table's header row follows it.
 
-    `revisions`: « révisé le … » by closed year revised since its closing, in each year's header and a sheet;
+    `revisions`: « révisé le … » by closed year revised since its closing, above each year's header and a sheet;
     `entete`: the title block (each sheet's printed header, and an « À propos » sheet), « provisoire » included."""
     revisions = revisions or {}
     from openpyxl import Workbook
@@ -253,43 +319,25 @@ def write_xlsx(
     bold = Font(bold=True)
     for code in departements:
         own = [line for line in lines if line.departement == code]
-        sheet = workbook.create_sheet(_sheet_title(own[0].nom_departement, code))
-        headers = ["Code indicateur", "Indicateur", "Nature"] + [_year_header(year, revisions, entete) for year in years]
-        for column, header in enumerate(headers, start=1):
-            _text_cell(sheet, 1, column, header).font = bold
-        indicators = list(dict.fromkeys((line.indicateur, line.libelle, line.nature) for line in own))
-        values = {(line.indicateur, line.annee): line.valeur for line in own}
-        for row, (indicateur, libelle, nature) in enumerate(indicators, start=2):
-            _text_cell(sheet, row, 1, indicateur)
-            _text_cell(sheet, row, 2, libelle)
-            _text_cell(sheet, row, 3, nature)
-            for offset, year in enumerate(years):
-                if values.get((indicateur, year)) is not None:  # not measured: an empty cell, never 0
-                    cell = sheet.cell(row=row, column=4 + offset, value=typed_value(values[(indicateur, year)], nature))
-                    cell.number_format = NUMBER_FORMATS.get(nature, "General")
-        sheet.freeze_panes = "D2"
-        sheet.column_dimensions["A"].width = 34
-        sheet.column_dimensions["B"].width = 46
-        sheet.column_dimensions["C"].width = 10
-        if entete is not None:
-            _print_setup(sheet, " — ".join(filter(None, [entete.titre(max(years)), entete.mention()])))
+        _indicator_sheet(workbook, own, years, revisions, entete, bold)
+    annee = max(years)
     definitions = workbook.create_sheet("Définitions")
-    for column, header in enumerate(("Code indicateur", "Indicateur", "Nature", "Définition"), start=1):
-        _text_cell(definitions, 1, column, header).font = bold
+    header = _header(definitions, _title_block(definitions, "Définitions des indicateurs", annee, entete),
+                     [*INDICATOR_HEADERS, "Nature", "Définition"], bold)
     unique = {line.indicateur: line for line in lines}.values()
-    for row, line in enumerate(sorted(unique, key=lambda line: line.ordre), start=2):
-        texts = (line.indicateur, line.libelle, line.nature, line.description)
+    for row, line in enumerate(sorted(unique, key=lambda line: line.ordre), start=header + 1):
+        texts = (line.libelle, line.indicateur, line.nature, line.description)
         for column, text in enumerate(texts, start=1):
             _text_cell(definitions, row, column, text)
-    definitions.column_dimensions["A"].width = 34
-    definitions.column_dimensions["B"].width = 46
+    definitions.column_dimensions["A"].width = 46
+    definitions.column_dimensions["B"].width = 34
     definitions.column_dimensions["D"].width = 100
     for title, rows in (details or {}).items():
-        _detail_sheet(workbook, title, rows, bold, entete)
+        _detail_sheet(workbook, title, rows, bold, annee, entete)
     if revisions:
-        _revisions_sheet(workbook, revisions, bold)
+        _revisions_sheet(workbook, revisions, bold, annee, entete)
     if entete is not None:
-        _about_sheet(workbook, entete, max(years), bold)
+        _about_sheet(workbook, entete, annee, bold)
     with writing_atomically(path) as partial:
         workbook.save(partial)
     return path

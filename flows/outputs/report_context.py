@@ -40,6 +40,9 @@ DETAILED_BLOCKS = {
     "comites": ("comites_pilotage", "comites_techniques"),
 }
 DETAILED_ROWS_SHOWN = 60  # per block; the others are counted
+# What the bilan shows for a withheld title or commune: the quality page lists the cell to correct.
+WITHHELD_TITLE = "(intitulé non publié : à corriger dans le tableur)"
+WITHHELD_COMMUNE = "(commune non publiée : à corriger dans le tableur)"
 
 @dataclass
 class Indicateur:
@@ -222,8 +225,8 @@ def _detailed_actions(rows: list[dict], labels: dict[str, str]) -> dict[str, dic
                 "date": format_day(row["date_action"]),
                 "departement": labels.get(row["departement"], row["departement"]),
                 "type": row["type_action"],
-                "intitule": row["intitule"],
-                "commune": row["commune"],
+                "intitule": WITHHELD_TITLE if row.get("intitule_masque") else row["intitule"],
+                "commune": WITHHELD_COMMUNE if row.get("commune_masquee") else row["commune"],
             })
     for block in blocks.values():
         block["types"] = len({line["type"] for line in block["lignes"]})
@@ -231,8 +234,8 @@ def _detailed_actions(rows: list[dict], labels: dict[str, str]) -> dict[str, dic
 
 
 def _territory(rows: list[dict], labels: dict[str, str]) -> list[dict[str, Any]]:
-    """Where the network acted: the communes of the published detailed actions, by département, with the
-    actions held there by type (a withheld or empty commune is not listed)."""
+    """Where the network acted: the communes of the published detailed actions (meetings, trainings, workshops,
+    events), by département, with the actions held there by type (a withheld or empty commune is not listed)."""
     places: dict[str, dict[str, dict[str, int]]] = {}
     for row in rows:
         if row["commune"]:
@@ -449,6 +452,7 @@ def quality_context(data: dict[str, list[dict]], run_report: dict | None) -> dic
         "cellules_a_corriger": (run_report or {}).get("cellules_signalees", []),
         "quarantaine": data["quarantaine"],
         "questions_non_cataloguees": data["questions_non_cataloguees"],
+        "non_lus": data["non_lus"],
         "lignes_quarantaine": (run_report or {}).get("quarantaine", []),
         "total_quarantaine": sum(r["lignes_quarantaine"] for r in data["lignes_lues"]),
         "cellules_signalees": data["cellules_signalees"],

@@ -46,7 +46,8 @@ def report_queries(annee: int) -> dict[str, str]:
             group by a.type_action, a.departement
             order by ordre nulls last, a.type_action, a.departement""",
         "actions_detaillees": f"""
-            select a.date_action, a.departement, a.type_action, a.intitule, a.commune, t.indicateur
+            select a.date_action, a.departement, a.type_action, a.intitule, a.intitule_masque, a.commune,
+                a.commune_masquee, t.indicateur
             from bilan.actions_detaillees as a
             left join (select distinct type_action, indicateur from bilan.activites) as t using (type_action)
             where a.annee = {year}
@@ -72,6 +73,10 @@ def report_queries(annee: int) -> dict[str, str]:
             select annee, spreadsheet_title, onglet, colonne, motif
             from qualite.questions_non_cataloguees
             order by annee, spreadsheet_title, colonne""",
+        "non_lus": """
+            select type, spreadsheet_title, onglet_ou_fichier, motif
+            from qualite.non_lus
+            order by type desc, spreadsheet_title, onglet_ou_fichier""",
         "lignes_lues": """
             select spreadsheet_title, onglet, lignes_lues, lignes_valides, lignes_quarantaine
             from qualite.lignes_lues

@@ -61,10 +61,15 @@ _PROBLEMS = """
         on r.spreadsheet_title = c.spreadsheet_title and r.tab = c.onglet and r.numero_ligne = c.numero_ligne
 """
 _SNAPSHOTS = """
-    select s.spreadsheet_title, s.tab, s.spreadsheet_id, s.table_name, s.header_json
+    select s.spreadsheet_title, s.tab, s.spreadsheet_id, s.table_name, s.header_json, s.sheet_gid
     from snapshots as s join sync_snapshots as l using (snapshot_id)
     where l.sync_id = ?
 """
+
+
+def cell_link(spreadsheet_id: str, gid: int, a1: str) -> str:
+    """The address that opens a Google spreadsheet on one tab, at a cell (« D38 ») or a row (« 53:53 »)."""
+    return f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit#gid={gid}&range={a1}"
 
 
 @dataclass(frozen=True)
@@ -254,7 +259,7 @@ def write_google_tab(client, target: Target, synced_at: datetime) -> None:
         gid = gids.get(correction.onglet)
         if correction.a1 is None or gid is None:
             return ""
-        return f"https://docs.google.com/spreadsheets/d/{target.key}/edit#gid={gid}&range={correction.a1}"
+        return cell_link(target.key, gid, correction.a1)
 
     rows = tab_rows(target, synced_at, link)
     _, requests = _layout_requests(metadata, len(rows))
@@ -370,11 +375,45 @@ def _outcomes(settings: Settings, source_dir: Path | None, sync_id: str, synced_
     return [{"tableur": t.title, "lignes": len(t.corrections), "etat": "ecrit"} for t in targets]
 
 
+def problem_links(work_db: Path, raw_db: Path, sync_id: str) -> list[dict]:
+    """Every quarantined row and flagged cell of a Google spreadsheet, with the link to its place (the tab's id
+    as landed with the snapshot); rows of exported files and Forms responses have no sheet to open."""
+    with duckdb.connect(str(raw_db), read_only=True) as raw:
+        snapshots = {(r[0], r[1]): r for r in raw.execute(_SNAPSHOTS, [sync_id]).fetchall()}
+    with duckdb.connect(str(work_db), read_only=True) as work:
+        problems = work.execute(_PROBLEMS).fetchall()
+    links = []
+    for problem in problems:
+        snapshot = snapshots.get((problem[0], problem[1]))
+        if snapshot is None or snapshot[5] is None:
+            continue
+        a1 = _correction(problem, snapshot, None).a1
+        links.append({"tableur": problem[0], "onglet": problem[1], "ligne": problem[2], "colonne": problem[3],
+                      "lien": cell_link(snapshot[2], snapshot[5], a1)})
+    return links
+
+
+def _link_listed_places(settings: Settings, report: RunReport, sync_id: str) -> None:
+    """Give each quarantined row and flagged cell of the run report the link to its cell, for the quality page
+    (matched on the same screened titles as the report's rows)."""
+    links = screened_rows(problem_links(settings.build_db, settings.raw_db, sync_id), known_names(settings.raw_db))
+    by_place = {(link["tableur"], link["onglet"], link["ligne"], link["colonne"]): link["lien"] for link in links}
+    for row in [*report.quarantaine, *report.cellules_signalees]:
+        link = by_place.get((row["tableur"], row["onglet"], row["ligne"], row.get("colonne")))
+        if link:  # a file or Forms source keeps its rows as they were
+            row["lien"] = link
+
+
 def write_back_after_sync(settings: Settings, report: RunReport, source_dir: Path | None, replay: str | None) -> None:
-    """Once the gate has decided (published or blocked) and [retour] is on, the « À corriger » tabs (or
-    a-corriger.xlsx), their outcome in `report.a_corriger` (titles screened). Never raises."""
+    """Once the gate has decided (published or blocked): links to the cells in the run report's lists (Google
+    sources), and, when [retour] is on, the « À corriger » tabs (or a-corriger.xlsx), their outcome in
+    `report.a_corriger` (titles screened). Never raises."""
     if "controle" not in report.durees_secondes or report.statut not in ("publie", "bloque"):
         return  # stopped before the gate: the build holds no complete list
+    try:
+        _link_listed_places(settings, report, replay or report.run_id)
+    except Exception:  # noqa: BLE001 (a link is a convenience: the place is in the row anyway)
+        pass
     try:
         outcomes = _outcomes(settings, source_dir, replay or report.run_id, datetime.fromisoformat(report.debut))
     except Exception:  # noqa: BLE001 (never a reason to fail a sync; no content in logs: the type only)

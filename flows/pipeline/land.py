@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from flows.pseudonym_keys import MentionsUnderKeys, key_fingerprint, missing_rin
 from flows.sources.config import BilanSettings, Bounds
 from flows.sources.contract import CONTRACTS, normalise_label
 from flows.sources.lists import bundled_lists, bundled_lists_fingerprint
-from flows.sources.snapshot import TabSnapshot
+from flows.sources.snapshot import TabSnapshot, UnreadItem
 
 # Identity columns get a pseudonymous key computed here, so that nothing downstream needs them.
 IDENTITY_KEY_COLUMN = {"promeneurs": "cle_promeneur", "reponses": "cle_repondant"}
@@ -279,6 +279,24 @@ def _v8_pasted_addresses_and_full_names(con: duckdb.DuckDBPyConnection, key: byt
     _rekey_respondents(con, key)
 
 
+def _v9_sheet_ids(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Each Google tab's sheetId, so that a flagged cell links to its place (earlier snapshots have none)."""
+    con.execute("alter table snapshots add column if not exists sheet_gid integer")
+
+
+# Tabs of a declared spreadsheet and files of a source folder that no contract read, per sync (UnreadItem): the
+# quality page lists them (qualite.non_lus). A name is kept as found, like a tab's title, and screened on output.
+_V10_DDL = [
+    """create table if not exists non_lus (
+        sync_id varchar, type varchar, tableur varchar, titre varchar, position integer, motif varchar)""",
+]
+
+
+def _v10_unread(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    for statement in _V10_DDL:
+        con.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "historique initial : synchronisations, instantanés, lignes des onglets", _create_v1),
     Migration(
@@ -325,6 +343,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "données personnelles",
         _v8_pasted_addresses_and_full_names,
     ),
+    Migration(
+        9,
+        "identifiant de chaque onglet Google (sheetId) : la page qualité renvoie à la cellule à corriger",
+        _v9_sheet_ids,
+    ),
+    Migration(
+        10,
+        "onglets et fichiers non lus de chaque synchronisation (nom tel que trouvé, règle qui l'écarte) : la page "
+        "qualité les liste",
+        _v10_unread,
+    ),
 )
 # Every table whose rows belong to a snapshot (the retention policy deletes them together).
 SNAPSHOT_TABLES = ("promeneurs", "activites", "reponses", "reponses_cellules", "formulaires_questions", "listes")
@@ -354,6 +383,7 @@ FREE_TEXT_COLUMNS = {
     "listes": ("liste", "valeur", "variantes", "indicateur", "colonnes_extra"),
     "snapshots": ("spreadsheet_title", "tab", "header_json", "colonnes_json", "correspondances_json"),
     "chiffres_clos": ("ligne_json",),  # frozen bilan rows: actions_detaillees carries activity titles
+    "non_lus": ("tableur", "titre"),  # a tab's title or a file's name, as found (never a path)
 }
 # Technical text: ids, pseudonymous keys, fingerprints, kinds and what the pipeline writes itself; never typed
 # by anyone, never naming anyone.
@@ -372,6 +402,7 @@ TECHNICAL_COLUMNS = {
     "clotures": ("sync_id",),
     "chiffres_clos": ("table_name",),
     "revisions": ("sync_id", "motif", "modifications_json"),
+    "non_lus": ("sync_id", "type", "motif"),
 }
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -430,11 +461,15 @@ class LandedSnapshot:
     rows_naming_erased: tuple[int, ...] = ()  # sheet rows whose free text named an erased person (redacted)
 
 
-def extras_as_json(cells: pd.DataFrame, extras: dict[str, int]) -> np.ndarray:
-    """The extra columns of each row as one JSON object (header -> text), built in DuckDB, not row by row."""
+def extras_as_json(
+    cells: pd.DataFrame, extras: dict[str, int], on: duckdb.DuckDBPyConnection | None = None
+) -> np.ndarray:
+    """The extra columns of each row as one JSON object (header -> text), built in DuckDB, not row by row.
+
+    `on`: an open connection to compute on (a cursor of it is used); a new database costs ~20 ms a tab."""
     columns = cells[list(extras.values())].set_axis([f"c{i}" for i in range(len(extras))], axis=1)
     pairs = ", ".join(f"?, c{i}" for i in range(len(extras)))  # headers are bound: never part of the SQL text
-    with duckdb.connect() as con:
+    with duckdb.connect() if on is None else on.cursor() as con:
         con.register("extra_cells", columns)
         query = f"select cast(json_object({pairs}) as varchar) from extra_cells"
         return con.execute(query, list(extras)).df().iloc[:, 0].to_numpy()
@@ -472,7 +507,9 @@ def answer_cells(snapshot: TabSnapshot, snapshot_id: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def landing_frame(snapshot: TabSnapshot, snapshot_id: str, key: bytes) -> pd.DataFrame:
+def landing_frame(
+    snapshot: TabSnapshot, snapshot_id: str, key: bytes, on: duckdb.DuckDBPyConnection | None = None
+) -> pd.DataFrame:
     """Contract columns (text), extra columns as one JSON object, sheet row numbers and keys.
 
     A questionnaire's extra columns are its questions: they are landed as answer cells instead.
@@ -485,7 +522,7 @@ def landing_frame(snapshot: TabSnapshot, snapshot_id: str, key: bytes) -> pd.Dat
     extras = snapshot.mapping.extra_positions
     table = snapshot.contract.table_name
     keep_extras = extras and len(cells) and table != "reponses"
-    frame["colonnes_extra"] = extras_as_json(cells, extras) if keep_extras else None
+    frame["colonnes_extra"] = extras_as_json(cells, extras, on) if keep_extras else None
     for name, values in (snapshot.row_fields or {}).items():
         frame[name] = values
     for column, keys in pseudonymous_keys(frame, table, key).items():
@@ -525,6 +562,7 @@ def _snapshot_record(snapshot: TabSnapshot, snapshot_id: str, sync_id: str, sour
         "extracted_at": datetime.now(),
         "header_json": json.dumps(snapshot.header, ensure_ascii=False),
         "row_count": len(snapshot.cells),
+        "sheet_gid": snapshot.sheet_gid,
         **(_questionnaire_record(snapshot) if snapshot.contract.table_name == "reponses" else {}),
     }
 
@@ -661,6 +699,25 @@ def append_by_name(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFra
         con.unregister("rows_to_land")
 
 
+def _record_unread(
+    con: duckdb.DuckDBPyConnection, sync_id: str, unread: Sequence[UnreadItem], mentions: MentionFinder
+) -> None:
+    """The tabs and files a sync did not read, with why (names as found; an erased person's name redacted)."""
+    if not unread:
+        return
+    frame = pd.DataFrame(
+        [(sync_id, item.kind, item.spreadsheet, item.name, item.position, item.reason) for item in unread],
+        columns=["sync_id", "type", "tableur", "titre", "position", "motif"],
+    )
+    redact_mentions(frame, "non_lus", mentions)
+    append_by_name(con, "non_lus", frame)
+
+
+def _append_later(pending: dict[tuple[str, tuple[str, ...]], list[pd.DataFrame]], table: str, frame: pd.DataFrame) -> None:
+    """Keep a frame for one append per table and column set: each append costs milliseconds, a sync has hundreds."""
+    pending.setdefault((table, tuple(frame.columns)), []).append(frame)
+
+
 def land_sync(
     raw_db: Path,
     sync_id: str,
@@ -672,12 +729,14 @@ def land_sync(
     bounds: Bounds = Bounds(),
     seuil_confidentialite: int = BilanSettings.seuil_confidentialite,
     earlier_keys: Mapping[str, bytes] | None = None,
+    unread: Sequence[UnreadItem] = (),
 ) -> list[LandedSnapshot]:
     """Append one sync's snapshots to the raw history in a single transaction (all or nothing).
 
     Refused when `key` is not the history's; `earlier_keys` (the ring) recognise people erased before a rekey.
 
-    The sync's parameters (plausibility bounds, secrecy threshold) are recorded with it: a replay applies them."""
+    The sync's parameters (plausibility bounds, secrecy threshold) are recorded with it: a replay applies them, and
+    so are the tabs and files it did not read (`unread`)."""
     raw_db.parent.mkdir(parents=True, exist_ok=True)
     landed = []
     with duckdb.connect(str(raw_db)) as con:
@@ -692,34 +751,38 @@ def land_sync(
              json.dumps({"bornes": bounds.as_record(), "seuil_confidentialite": seuil_confidentialite}),
              key_fingerprint(key)],
         )
+        pending: dict[tuple[str, tuple[str, ...]], list[pd.DataFrame]] = {}  # appended once per table, below
         for snapshot in snapshots:
             snapshot_id = uuid.uuid4().hex
             record = pd.DataFrame([_snapshot_record(snapshot, snapshot_id, sync_id, source_kind)])
             redact_mentions(record, "snapshots", erased.mentions)  # a title or a header may name them too
-            append_by_name(con, "snapshots", record)
+            _append_later(pending, "snapshots", record)
             table = snapshot.contract.table_name
-            frame = landing_frame(snapshot, snapshot_id, key)
+            frame = landing_frame(snapshot, snapshot_id, key, con)
             if erased.earlier:
                 erased = replace(erased, keys=erased.keys | recognise_earlier_erasures(con, frame, table, erased))
             frame, theirs, naming = without_erased_people(frame, table, erased)
-            append_by_name(con, table, frame)
+            _append_later(pending, table, frame)
             if table == "reponses":
                 cells = answer_cells(snapshot, snapshot_id)
                 cells = cells[~cells["numero_ligne"].isin(frame.loc[theirs, "numero_ligne"])].copy()
                 naming = sorted({*naming, *redact_mentions(cells, "reponses_cellules", erased.mentions)})
-                append_by_name(con, "reponses_cellules", cells)
+                _append_later(pending, "reponses_cellules", cells)
             if snapshot.question_ids:
                 questions = pd.DataFrame(
                     [(snapshot_id, qid, title, n) for n, (title, qid) in enumerate(snapshot.question_ids.items())],
                     columns=["snapshot_id", "question_id", "titre", "position"],
                 )
                 redact_mentions(questions, "formulaires_questions", erased.mentions)
-                append_by_name(con, "formulaires_questions", questions)
+                _append_later(pending, "formulaires_questions", questions)
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
             landed.append(
                 LandedSnapshot(snapshot_id, snapshot.spreadsheet.title, snapshot.tab, table, len(frame), tuple(naming))
             )
+        for (table, _), frames in pending.items():
+            append_by_name(con, table, pd.concat(frames, ignore_index=True))
         for snapshot_id in [*reused_snapshot_ids, bundled_lists_snapshot(con, sync_id)]:
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
+        _record_unread(con, sync_id, unread, erased.mentions)
         con.execute("commit")
     return landed

@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -70,8 +71,8 @@ from flows.pipeline.publish import (
     warehouse_lock,
 )
 from flows.pipeline.run_report import RunReport, screened_rows, write_run_report
-from flows.pipeline.transform import dbt_build
-from flows.pipeline.validate import warm_up_in_background
+from flows.pipeline.transform import dbt_build, forget_parse_ahead, parse_ahead
+from flows.pipeline.validate import warm_up, warm_up_in_background
 from flows.pseudonym_keys import prepare_key, ring_keys
 from flows.screen import (
     SourceFolder,
@@ -86,7 +87,7 @@ from flows.settings import SAMPLE_DIR, Settings, load_settings
 from flows.sources.config import SourceConfig, config_file_for, load_source_config
 from flows.sources.files import read_folder
 from flows.sources.sheets import GoogleRead, extract_google
-from flows.sources.snapshot import TabSnapshot
+from flows.sources.snapshot import TabSnapshot, UnreadItem
 from flows.storage import ensure_private_dir, private_umask
 
 # What a failed run's report says about it, by kind of error.
@@ -125,9 +126,10 @@ def extract_task(plan: SourcePlan, settings: Settings, full: bool) -> GoogleRead
 @task(name="charger_brut", cache_policy=NONE)
 @error_boundary
 def land_task(
-    settings: Settings, sync_id: str, plan: SourcePlan, snapshots: list[TabSnapshot], reused: list[str]
+    settings: Settings, sync_id: str, plan: SourcePlan, snapshots: list[TabSnapshot], reused: list[str],
+    unread: Sequence[UnreadItem] = (),
 ) -> list[LandedSnapshot]:
-    """Append the snapshots to the raw history (owner-only files: personal data)."""
+    """Append the snapshots, and what was not read, to the raw history (owner-only files: personal data)."""
     with private_umask():
         return land_sync(
             settings.raw_db,
@@ -140,6 +142,7 @@ def land_task(
             bounds=plan.config.bounds,
             seuil_confidentialite=plan.config.bilan.seuil_confidentialite,
             earlier_keys=ring_keys(settings.private_dir),
+            unread=unread,
         )
 
 
@@ -314,7 +317,7 @@ def _extract_and_land(settings: Settings, report: RunReport, source_dir: Path | 
     report.requetes_sheets = read.requests - read.forms_requests
     report.requetes_forms = read.forms_requests
     notes = {(s.spreadsheet.title, s.tab): s.reading_note for s in read.snapshots}
-    landed = timed("chargement", land_task, settings, report.run_id, plan, read.snapshots, read.reused)
+    landed = timed("chargement", land_task, settings, report.run_id, plan, read.snapshots, read.reused, read.unread)
     record_checksum(settings)  # the bytes the next start expects
     names = known_names(settings.raw_db)  # every name of the history, this sync's roster included
     if plan.folder is not None:  # named again now that this sync's roster is known too
@@ -517,6 +520,8 @@ def nightly_sync(
     stop = _StopSignals().__enter__()
     try:
         settings = load_settings()
+        # dbt parses (then Great Expectations imports) while the run extracts and lands: deployment runs too.
+        parse_ahead(replay, then=warm_up, settings=settings)
         _start_reporting(report, settings)
         try:
             with warehouse_lock(settings.lock_file, reentrant=True):
@@ -557,6 +562,7 @@ def nightly_sync(
     finally:
         current_run_id.reset(token)
         stop.__exit__()
+        forget_parse_ahead()  # a run stopped before its build leaves no parse behind
     announce_end(settings.runs_dir, report.run_id)
     report_after_sync(settings, source_path(source_dir))  # bilans + exports; logs, never raises
     return report.as_dict()

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.settings import DBT_PROJECT_DIR, load_settings
+from flows.pipeline.processes import is_alive, process_identity
+from flows.settings import DBT_PROJECT_DIR, Settings, load_settings
 from flows.storage import PRIVATE_FILE_MODE, private_umask
 
 # dbt statuses that mean a node did not do its job.
@@ -59,21 +60,21 @@ def dbt_args(command: str, state_dir: Path, dbt_vars: dict | None = None, target
 
 
 class _ParseAhead:
-    """`dbt parse` in a thread while Prefect starts its temporary server: dbt's import and the project's
-    parse leave the critical path of `pdn synchroniser`.
+    """`dbt parse` in a thread while the run starts, extracts and lands: dbt's import and the project's parse
+    leave the critical path of every sync, `pdn synchroniser` and deployment runs alike.
 
-    It writes only into a temporary folder of its own (no lock is held yet: another sync may be running),
-    starting from the last partial-parse state; the build, under the lock, keeps the state it wrote. Not a
-    daemon: a sync that stops early exits once the parse is over and its folder removed (seconds at most:
-    syncs stop after Prefect's server has started, and the parse takes about as long); what follows the
-    parse (`then`) runs in a daemon thread.
+    It writes only into a temporary folder of its own, named after its process (no lock is held yet: another
+    sync may be running), starting from the last partial-parse state; the build, under the lock, keeps the
+    state it wrote. Not a daemon: a sync that stops early exits once the parse is over and its folder removed
+    (seconds at most); a process killed mid-parse leaves its folder to the next start
+    (`remove_orphan_parse_folders`). What follows the parse (`then`) runs in a daemon thread.
     """
 
     def __init__(
         self, databases: tuple[Path, Path], state_dir: Path, dbt_vars: dict | None, then: Callable[[], object] | None
     ) -> None:
-        self.key = (databases, state_dir, json.dumps(dbt_vars))
-        self.folder = Path(tempfile.mkdtemp(prefix=_PARSE_FOLDER_PREFIX))
+        self.key = self.key_of(databases, state_dir, dbt_vars)
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{_PARSE_FOLDER_PREFIX}{process_identity()}-"))
         self.manifest = None
         self.parsed = threading.Event()
         self._lock = threading.Lock()
@@ -86,6 +87,11 @@ class _ParseAhead:
         args = dbt_args("parse", self.folder, dbt_vars, target_dir=self.folder / "target") + ["--log-level", "none"]
         self.thread = threading.Thread(target=self._run, args=(args, then), name="dbt-parse")
         self.thread.start()
+
+    @staticmethod
+    def key_of(databases: tuple[Path, Path], state_dir: Path, dbt_vars: dict | None) -> tuple:
+        """What a build must share with the parse to use its manifest."""
+        return (databases, state_dir, json.dumps(dbt_vars))
 
     def _run(self, args: list[str], then: Callable[[], object] | None) -> None:
         try:
@@ -106,7 +112,7 @@ class _ParseAhead:
         """The manifest if it was parsed for this very build (same databases, state and vars), else None.
         Called under the warehouse lock: the partial-parse state it wrote is kept for the next run."""
         self.parsed.wait()
-        if self.key != (databases, state_dir, json.dumps(dbt_vars)) or self.manifest is None:
+        if self.key != self.key_of(databases, state_dir, dbt_vars) or self.manifest is None:
             return None
         written = self.folder / "target" / PARTIAL_PARSE_FILE
         if written.exists():
@@ -145,26 +151,50 @@ def _sync_vars(replay_sync_id: str | None) -> dict | None:
     return {"sync_id": replay_sync_id} if replay_sync_id else None
 
 
-def _remove_stale_parse_folders(older_than_s: float = 3600) -> None:
-    """Folders of parses whose process was killed."""
+def _folder_owner(folder: Path) -> str | None:
+    """The process identity a parse folder is named after (« pid:start time »), None for an unnamed one."""
+    owner = folder.name[len(_PARSE_FOLDER_PREFIX) :].rpartition("-")[0]
+    # Without /proc (not Linux) a process has no start time to name it by: its folder counts as unnamed.
+    return owner if ":" in owner and not owner.endswith(":None") else None
+
+
+def remove_orphan_parse_folders(unnamed_older_than_s: float = 3600) -> list[Path]:
+    """Parse folders whose process is gone (killed mid-parse: nothing in it could remove them); removed."""
+    removed = []
     for folder in Path(tempfile.gettempdir()).glob(f"{_PARSE_FOLDER_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if time.time() - folder.stat().st_mtime > older_than_s:
-                shutil.rmtree(folder, ignore_errors=True)
+        owner = _folder_owner(folder)
+        with contextlib.suppress(OSError):  # a folder another process removes meanwhile is gone either way
+            # Folders named by an earlier release carry no owner: their age tells instead.
+            if (owner is not None and not is_alive(owner)) or (
+                owner is None and time.time() - folder.stat().st_mtime > unnamed_older_than_s
+            ):
+                shutil.rmtree(folder)
+                removed.append(folder)
+    return removed
 
 
-def parse_ahead(replay_sync_id: str | None = None, then: Callable[[], object] | None = None) -> None:
-    """Start parsing the dbt project for the coming `pdn synchroniser` (see _ParseAhead), then run `then` in the same
-    thread (one warm-up at a time: two would share one core). Settings that do not load start nothing: the
-    flow reports them."""
+def parse_ahead(
+    replay_sync_id: str | None = None, then: Callable[[], object] | None = None, settings: Settings | None = None
+) -> None:
+    """Start parsing the dbt project for this process's coming build (see _ParseAhead), then run `then` in the
+    same thread (one warm-up at a time: two would share one core). The flow calls it first thing, in every mode;
+    `pdn synchroniser` calls it earlier still, while Prefect's temporary server starts, and the flow's call then
+    keeps that parse. Settings that do not load start nothing: the flow reports them."""
     global _parse_ahead
     try:
-        settings = load_settings()
+        settings = settings or load_settings()
     except Exception:  # noqa: BLE001
         return
-    _remove_stale_parse_folders()
     databases = _set_databases(settings.build_db, settings.raw_db)
-    _parse_ahead = _ParseAhead(databases, settings.private_dir / "dbt", _sync_vars(replay_sync_id), then)
+    state_dir, dbt_vars = settings.private_dir / "dbt", _sync_vars(replay_sync_id)
+    if _parse_ahead is not None and _parse_ahead.key == _ParseAhead.key_of(databases, state_dir, dbt_vars):
+        return  # already parsing for this very build
+    forget_parse_ahead()
+    remove_orphan_parse_folders()
+    try:
+        _parse_ahead = _ParseAhead(databases, state_dir, dbt_vars, then)
+    except OSError:  # a full or read-only temporary folder costs the sync its head start, not its run
+        _parse_ahead = None
 
 
 def _parsed_ahead(databases: tuple[Path, Path], state_dir: Path, dbt_vars: dict | None):

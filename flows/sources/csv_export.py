@@ -328,7 +328,7 @@ def _column_letters(number: int) -> str:
 
 def _usual_width(rows: list[list[str]]) -> int:
     """The most common number of cells among records holding something (the larger on a tie)."""
-    widths = Counter(len(row) for row in rows if any(row))
+    widths = Counter(map(len, filter(any, rows)))
     return max(widths.items(), key=lambda item: (item[1], item[0]))[0]
 
 

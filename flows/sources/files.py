@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 from flows.errors import InputError
@@ -99,11 +99,15 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+# Every file name is matched against every spreadsheet title: each label is normalised once per process.
+_label = lru_cache(maxsize=4096)(normalise_label)
+
+
 def _matches_title(stem: str, title: str) -> str | None:
     """The tab part of '<title> - <tab>' when the title matches tolerantly (a title or tab may hold ' - ')."""
     parts = stem.split(" - ")
     for cut in range(1, len(parts)):
-        if normalise_label(" - ".join(parts[:cut])) == normalise_label(title):
+        if _label(" - ".join(parts[:cut])) == _label(title):
             return " - ".join(parts[cut:])
     return None
 
@@ -114,11 +118,16 @@ def _download_stem(stem: str) -> str:
     return match.group("stem") if match else stem
 
 
-def _exports(folder: Path, title: str, suffix: str) -> list[Path]:
+def _listing(folder: Path) -> list[Path]:
+    """The folder's files (not its sub-folders), sorted: listed once per read, not once per spreadsheet."""
+    return [path for path in sorted(folder.iterdir()) if path.is_file()]
+
+
+def _exports(files: list[Path], title: str, suffix: str) -> list[Path]:
     """The files of one spreadsheet with that suffix; a name that is not UTF-8 is an error, not a skip."""
     found = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() != suffix or not path.is_file():
+    for path in files:
+        if path.suffix.lower() != suffix:
             continue
         name = path.name
         if name != _printable(name):
@@ -135,10 +144,10 @@ def _exports(folder: Path, title: str, suffix: str) -> list[Path]:
     return found
 
 
-def _csv_tabs(folder: Path, title: str) -> dict[str, list[Path]]:
+def _csv_tabs(files: list[Path], title: str) -> dict[str, list[Path]]:
     """CSV exports of one spreadsheet by tab: files named '<title> - <tab>.csv' (or a numbered download of one)."""
     tabs: dict[str, list[Path]] = {}
-    for path in _exports(folder, title, ".csv"):
+    for path in _exports(files, title, ".csv"):
         tab = _matches_title(path.stem, title)
         if tab is not None:
             tabs.setdefault(_download_stem(tab), []).append(path)
@@ -202,13 +211,16 @@ def _workbook_latest_date(path: Path) -> datetime | None:
     return max(dates, default=None)
 
 
-def _spreadsheet_exports(folder: Path, spreadsheet: SpreadsheetSource) -> tuple[dict[str, Callable], str, set[Path]]:
+def _spreadsheet_exports(
+    folder: Path, spreadsheet: SpreadsheetSource, files: list[Path] | None = None
+) -> tuple[dict[str, Callable], str, set[Path]]:
     """Each tab of one spreadsheet's exports (a reader), their modified time, and every file they come from."""
+    files = _listing(folder) if files is None else files
     xlsx = [
-        path for path in _exports(folder, spreadsheet.title, ".xlsx")
+        path for path in _exports(files, spreadsheet.title, ".xlsx")
         if normalise_label(_download_stem(path.stem)) == normalise_label(spreadsheet.title)
     ]
-    csv = _csv_tabs(folder, spreadsheet.title)
+    csv = _csv_tabs(files, spreadsheet.title)
     if xlsx and csv:
         both = ", ".join(f"« {path.name} »" for path in [*xlsx, *(p for paths in csv.values() for p in paths)])
         raise InputError(
@@ -232,9 +244,12 @@ def _spreadsheet_exports(folder: Path, spreadsheet: SpreadsheetSource) -> tuple[
     )
 
 
-def read_spreadsheet_files(folder: Path, spreadsheet: SpreadsheetSource) -> tuple[list[TabSnapshot], list[UnreadItem], set[Path]]:
-    """One spreadsheet from a folder of exports: its tabs read, its tabs not read, and the files it claims."""
-    tabs, modified, files = _spreadsheet_exports(folder, spreadsheet)
+def read_spreadsheet_files(
+    folder: Path, spreadsheet: SpreadsheetSource, listing: list[Path] | None = None
+) -> tuple[list[TabSnapshot], list[UnreadItem], set[Path]]:
+    """One spreadsheet from a folder of exports (`listing`: its files, when already listed): its tabs read, its
+    tabs not read, and the files it claims."""
+    tabs, modified, files = _spreadsheet_exports(folder, spreadsheet, listing)
     planned, unread = plan_tabs(spreadsheet, list(tabs))
     if not any(path.suffix.lower() == ".xlsx" for path in files):  # one file per tab: no tab order to show
         unread = [replace(item, position=None) for item in unread]
@@ -261,8 +276,9 @@ def read_folder(folder: Path, config: SourceConfig) -> FolderRead:
     snapshots: list[TabSnapshot] = []
     unread: list[UnreadItem] = []
     claimed: set[Path] = set()
+    listing = _listing(folder)
     for spreadsheet in config.spreadsheets:
-        read, not_read, files = read_spreadsheet_files(folder, spreadsheet)
+        read, not_read, files = read_spreadsheet_files(folder, spreadsheet, listing)
         snapshots += read
         unread += not_read
         claimed |= files

@@ -83,10 +83,15 @@ class SheetRead:
 
 
 def read_spreadsheet(client: gspread.Client, spreadsheet: SpreadsheetSource, modified_time: str | None) -> SheetRead:
-    """The tab titles (Sheets metadata), then one values:batchGet of the tabs to read, as unformatted values
-    with serial-number dates."""
-    metadata = client.http_client.fetch_sheet_metadata(spreadsheet.key, {"fields": "sheets.properties.title"})
+    """The tab titles and ids (Sheets metadata), then one values:batchGet of the tabs to read, as unformatted
+    values with serial-number dates."""
+    metadata = client.http_client.fetch_sheet_metadata(
+        spreadsheet.key, {"fields": "sheets.properties(title,sheetId)"}
+    )
     titles = [sheet["properties"]["title"] for sheet in metadata.get("sheets", [])]
+    # Each tab's id, kept with its snapshot: the quality page links a flagged cell to it, even in later syncs
+    # that reuse this read.
+    gids = {sheet["properties"]["title"]: sheet["properties"].get("sheetId", 0) for sheet in metadata.get("sheets", [])}
     planned, unread = plan_tabs(spreadsheet, titles)
     response = client.http_client.values_batch_get(
         spreadsheet.key, [_quoted_range(title) for _, title in planned], params=dict(VALUE_PARAMS)
@@ -94,7 +99,9 @@ def read_spreadsheet(client: gspread.Client, spreadsheet: SpreadsheetSource, mod
     snapshots = []
     for (contract, tab), value_range in zip(planned, response.get("valueRanges", [])):
         rows = [[cell_text(value) for value in row] for row in value_range.get("values", [])]
-        snapshots.append(tab_from_rows(rows, spreadsheet, spreadsheet.key, tab, contract, modified_time))
+        snapshot = tab_from_rows(rows, spreadsheet, spreadsheet.key, tab, contract, modified_time)
+        snapshot.sheet_gid = gids.get(tab)
+        snapshots.append(snapshot)
     return SheetRead(snapshots, unread)
 
 

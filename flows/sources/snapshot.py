@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from flows.errors import InputError
@@ -46,6 +47,7 @@ class TabSnapshot:
     # (reponse_id, cree_le) that a response sheet does not have.
     question_ids: dict[str, str] | None = None
     row_fields: dict[str, list] | None = None
+    sheet_gid: int | None = None  # Google Sheets only: the tab's sheetId, for links to a cell (#gid=…&range=…)
 
 
 def cell_text(value: object) -> str:
@@ -74,9 +76,24 @@ def tab_from_rows(
     reading_note: str | None = None,
 ) -> TabSnapshot:
     """A tab given as rows of text (the API trims trailing empty cells, so rows are ragged)."""
-    width = max((len(row) for row in rows), default=0)
-    frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], columns=range(width), dtype=object)
-    return tab_from_frame(frame, spreadsheet, spreadsheet_id, tab, contract, modified_time, time_zone, reading_note)
+    width = max(map(len, rows), default=0)
+    # Built column by column (a frame from a list of rows goes through pandas cell by cell), each column of
+    # text becoming pandas' string type at once; whether a row is blank is read from its cells joined.
+    padded = (row if len(row) == width else [*row, *[""] * (width - len(row))] for row in rows)
+    columns = dict(enumerate(map(list, zip(*padded)))) if rows and width else {}
+    frame = pd.DataFrame(columns, index=range(len(rows)), columns=range(width))
+    filled = pd.Series(["".join(row).strip() != "" for row in rows], index=frame.index, dtype=bool)
+    return tab_from_frame(
+        frame, spreadsheet, spreadsheet_id, tab, contract, modified_time, time_zone, reading_note, filled=filled
+    )
+
+
+def _filled_rows(frame: pd.DataFrame) -> pd.Series:
+    """Rows with a cell holding more than whitespace (a row's cells joined are blank only when each one is)."""
+    joined = np.full(len(frame), "", dtype=object)
+    for position in range(frame.shape[1]):
+        joined = joined + frame.iloc[:, position].to_numpy(dtype=object)
+    return pd.Series([text.strip() != "" for text in joined], index=frame.index, dtype=bool)
 
 
 def _header_row(frame: pd.DataFrame, filled: pd.Series, contract: TableContract, where: str) -> tuple[int, HeaderMapping]:
@@ -108,11 +125,14 @@ def tab_from_frame(
     modified_time: str | None,
     time_zone: str = "Europe/Paris",
     reading_note: str | None = None,
+    filled: pd.Series | None = None,
 ) -> TabSnapshot:
-    """Split a tab (every cell as text, positional columns) into its header row and the rows below."""
+    """Split a tab (every cell as text, positional columns) into its header row and the rows below.
+
+    `filled`: which rows hold more than whitespace, when the caller already knows."""
     where = f"Tableur « {spreadsheet.title} », onglet « {tab} »"
     frame = frame.fillna("").astype(str)
-    filled = frame.apply(lambda column: column.str.strip() != "").any(axis=1)
+    filled = _filled_rows(frame) if filled is None else filled
     if not filled.any():
         # An optional tab left empty holds nothing, like an absent one; so does a continuation made in advance
         # (« Activités 2021 » created blank in December).

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flows.errors import InputError
 from flows.settings import Settings
-from flows.sources.config import SourceConfig, load_source_config
+from flows.sources.config import SourceConfig, config_file_for, load_source_config
 from flows.sources.contract import (
     ACTIVITES,
     LISTES,
@@ -28,6 +28,10 @@ NEW_TAB_ROWS = 1000  # the grid Google gives a new tab
 PROTECTION_DESCRIPTION = "Modèle pdn : ligne d'en-tête (la modifier casse la synchronisation)"
 NOTHING_TO_CHANGE = "Le tableur suit déjà le modèle : rien à changer."
 VARIANT_SEPARATOR = " ; "
+# The action types whose rows need a duration (dbt: int_activites_validated, 'Durée manquante pour une Formation').
+FORMATION_INDICATOR = "sessions_formation"
+# How the flagged duration cell looks: Excel's own "light red fill with dark red text" (RGB hex).
+FLAG_FILL, FLAG_TEXT = "FFC7CE", "9C0006"
 
 
 def template_header(contract: TableContract) -> list[str]:
@@ -62,6 +66,21 @@ class ListPlace:
 def bundled_values(liste: str) -> list[str]:
     """The bundled values of one list, in file order."""
     return [entry.valeur for entry in bundled_lists() if entry.liste == liste]
+
+
+def formation_spellings() -> tuple[str, ...]:
+    """Every accepted spelling of the action types that need a duration (« Formation », « Formations »)."""
+    entries = [entry for entry in bundled_lists() if entry.indicateur == FORMATION_INDICATOR]
+    return tuple(spelling for entry in entries for spelling in (entry.valeur, *entry.variantes))
+
+
+def formation_without_duration_formula(positions: dict[str, int]) -> str:
+    """The flag of a Formation without a duration, for row 2 of the duration column (rows below shift with it):
+    true when the row's action type is a Formation and its duration empty or 0, as dbt quarantines it."""
+    kind, duration = column_letter(positions["type_action"]), column_letter(positions["duree_jours"])
+    quoted = ('"' + spelling.replace('"', '""') + '"' for spelling in formation_spellings())
+    is_formation = ",".join(f"TRIM(${kind}2)={spelling}" for spelling in quoted)
+    return f'AND(OR({is_formation}),OR(${duration}2="",${duration}2=0))'
 
 
 def listes_layout(positions: dict[str, int] | None = None) -> tuple[list[list[str]], dict[str, ListPlace]]:
@@ -103,6 +122,10 @@ class ColumnRule:
     maximum: float = 0.0
     whole: bool = False
 
+    def offered(self) -> list[str]:
+        """What the column's dropdown offers from the bundled lists and settings (nothing for dates and numbers)."""
+        return bundled_values(self.block.liste) if self.kind == "bloc" else list(self.choices)
+
     def description(self, where: str) -> str:
         """French description of the rule placed at `where`, for the change list."""
         if self.kind == "bloc":
@@ -112,7 +135,7 @@ class ColumnRule:
             return f"menu déroulant « {self.label} » {where}"
         if self.kind == "date":
             return f"contrôle de date « {self.label} » {where}"
-        return f"contrôle « {self.label} » {where} : nombre entre 0 et {format_bound(self.maximum)}"
+        return f"contrôle « {self.label} » {where} : nombre entre 0 et {reader_bound(self.maximum)}"
 
 
 def departement_choices(contract: TableContract, departements: tuple[str, ...]) -> list[str]:
@@ -126,8 +149,8 @@ def _list_rule(name: str, label: str, place: ListPlace) -> ColumnRule:
         prompt = f"Choisissez une valeur de la liste « {place.liste} »."
         return ColumnRule(name, label, "choix", prompt, choices=place.values)
     prompt = (
-        f"Choisissez une valeur de la liste « {place.liste} ». Une valeur manque ? Ajoutez-la sur une ligne "
-        f"libre du bloc « {place.liste} » de l'onglet « Listes » : le menu la proposera aussitôt."
+        f"Choisissez une valeur de la liste « {place.liste} ». Une valeur manque ? Ajoutez-la sur la première "
+        f"ligne libre du bloc « {place.liste} » de l'onglet « Listes » : le menu la proposera aussitôt."
     )
     return ColumnRule(name, label, "bloc", prompt, block=place.block)
 
@@ -147,15 +170,22 @@ def column_rules(contract: TableContract, config: SourceConfig, places: dict[str
             rules.append(ColumnRule(name, label, "date", "Une date, par exemple 15/03/2019."))
         elif name in NUMBER_FIELDS:
             maximum = config.bounds.participants_max if name == "participants" else config.bounds.duree_jours_max
-            prompt = f"Un nombre entre 0 et {format_bound(maximum)}."
+            prompt = f"Un nombre entre 0 et {reader_bound(maximum)}."
+            if name == "duree_jours":
+                prompt += " Obligatoire pour une Formation."
             rules.append(ColumnRule(name, label, "nombre", prompt, maximum=maximum, whole=name == "participants"))
     return rules
 
 
 def format_bound(value: float, decimal_comma: bool = True) -> str:
-    """A bound as written for a French reader (or with a decimal point for a formula)."""
+    """A bound as typed in a validation rule: with a decimal comma in a French spreadsheet, a point otherwise."""
     text = f"{value:g}"
     return text.replace(".", ",") if decimal_comma else text
+
+
+def reader_bound(value: float) -> str:
+    """A bound as a French reader expects it in a message: 1 000 ; 0,5."""
+    return f"{value:,g}".replace(",", "\u202f").replace(".", ",")
 
 
 def network_config(settings: Settings) -> SourceConfig:
@@ -166,6 +196,11 @@ def network_config(settings: Settings) -> SourceConfig:
             "les bornes et la clé du tableur de suivi. Indiquez le chemin de sources.toml dans PDN_SOURCES."
         )
     return load_source_config(settings.sources_file)
+
+
+def template_config(settings: Settings) -> SourceConfig:
+    """The départements and bounds of an offline template: PDN_SOURCES' sources.toml, else the bundled sample's."""
+    return load_source_config(config_file_for(settings.sources_file, None))
 
 
 def configured_suivi_key(config: SourceConfig, origin: str) -> str:

@@ -17,9 +17,19 @@ from gspread.exceptions import APIError
 from flows.errors import InputError
 from flows.settings import Settings
 from flows.sources.config import SourceConfig, spreadsheet_key
-from flows.sources.contract import LISTES, TableContract, column_letter, contract_for_tab, map_header, normalise_label
+from flows.sources.contract import (
+    ACTIVITES,
+    LISTES,
+    TableContract,
+    column_letter,
+    contract_for_tab,
+    map_header,
+    normalise_label,
+)
 from flows.sources.lists import LIST_NAMES
 from flows.sources.template import (
+    FLAG_FILL,
+    FLAG_TEXT,
     NEW_TAB_ROWS,
     NOTHING_TO_CHANGE,
     PROTECTION_DESCRIPTION,
@@ -33,6 +43,7 @@ from flows.sources.template import (
     column_rules,
     configured_suivi_key,
     format_bound,
+    formation_without_duration_formula,
     listes_layout,
     network_config,
     template_header,
@@ -44,12 +55,13 @@ T = TypeVar("T")
 # Google Sheets: read the current state in one spreadsheets.get
 # ----------------------------------------------------------------------------------------------
 
-# Tab properties, protections, and per cell only the text, the validation and the number format.
+# Tab properties, protections, conditional formats' conditions, and per cell only the text, the validation, the
+# number format and the boldness.
 _STATE_FIELDS = (
     "properties(title,locale),"
     "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)),"
-    "protectedRanges(description,range),"
-    "data(rowData(values(formattedValue,dataValidation,userEnteredFormat(numberFormat)))))"
+    "protectedRanges(description,range),conditionalFormats(booleanRule(condition)),"
+    "data(rowData(values(formattedValue,dataValidation,userEnteredFormat(numberFormat,textFormat.bold)))))"
 )
 
 
@@ -65,6 +77,7 @@ class SheetTab:
     frozen_rows: int
     protected: bool  # already carries the template's header protection
     cells: list[list[dict[str, Any]]]  # CellData by row, trimmed like the API trims them
+    formulas: set[str] = field(default_factory=set)  # its conditional formats' custom formulas, comparable form
 
     def text(self, row: int, column: int) -> str:
         """The displayed text of a cell read (0-based), "" when empty or not read."""
@@ -108,6 +121,17 @@ def _ranges(titles: dict[TableContract, tuple[str, int]]) -> list[str]:
     return ranges
 
 
+def _formula_key(formula: str) -> str:
+    """A custom formula as compared with the wanted one: Google may add spaces or change the case."""
+    return "".join(formula.split()).lstrip("=").upper()
+
+
+def _custom_formula(conditional_format: dict[str, Any]) -> str:
+    """The formula of a conditional format read back ("" for another kind of condition)."""
+    values = conditional_format.get("booleanRule", {}).get("condition", {}).get("values") or [{}]
+    return str(values[0].get("userEnteredValue", ""))
+
+
 def _state_from(key: str, body: dict[str, Any]) -> SheetState:
     tabs: dict[TableContract, SheetTab] = {}
     for sheet in body.get("sheets", []):
@@ -126,6 +150,7 @@ def _state_from(key: str, body: dict[str, Any]) -> SheetState:
             frozen_rows=grid.get("frozenRowCount", 0),
             protected=any(p.get("description") == PROTECTION_DESCRIPTION for p in sheet.get("protectedRanges", [])),
             cells=[row.get("values", []) for row in data[0].get("rowData", [])],
+            formulas={_formula_key(_custom_formula(rule)) for rule in sheet.get("conditionalFormats", [])},
         )
     props = body.get("properties", {})
     ids = {sheet["properties"].get("sheetId", 0) for sheet in body.get("sheets", [])}
@@ -210,6 +235,14 @@ class PlacedTab:
         """The CellData of row 2 as read (its validation, its format); {} for a fresh tab."""
         cells = self.current.cells if self.current is not None and not self.fresh else []
         return cells[1][column] if len(cells) > 1 and column < len(cells[1]) else {}
+
+    def header_bold(self) -> bool:
+        """Every header cell of the contract's columns was read in bold (appended or new ones were not read)."""
+        cells = self.current.cells[0] if self.current is not None and self.current.cells else []
+        return all(
+            column < len(cells) and cells[column].get("userEnteredFormat", {}).get("textFormat", {}).get("bold")
+            for column in self.positions.values()
+        )
 
 
 def _write_row(sheet_id: int, row: int, column: int, rows: list[list[str]]) -> dict[str, Any]:
@@ -317,6 +350,32 @@ def _freeze_and_protect(plan: Plan, placed: PlacedTab, tab: SheetTab | None) -> 
         )
 
 
+def _bold_header(plan: Plan, placed: PlacedTab) -> None:
+    """Row 1 in bold, unless every header cell already is."""
+    if placed.header_bold():
+        return
+    header = {"sheetId": placed.sheet_id, "startRowIndex": 0, "endRowIndex": 1}
+    bold = {"userEnteredFormat": {"textFormat": {"bold": True}}}
+    request = {"range": header, "cell": bold, "fields": "userEnteredFormat.textFormat.bold"}
+    plan.add({"repeatCell": request}, f"ligne d'en-tête en gras ({placed.title})")
+
+
+def _pixels(texts: list[str]) -> int:
+    """A column width in pixels showing the longest text whole (about 8 px a character, Google's 100 px minimum)."""
+    return max([100, *(8 * len(text) + 24 for text in texts)])
+
+
+def _widen(plan: Plan, placed: PlacedTab, widths: dict[int, list[str]]) -> None:
+    """Columns as wide as their longest text, on a tab whose header the template has just written only: the
+    widths of a tab in use are the coordinator's."""
+    if not placed.fresh:
+        return
+    for column, texts in sorted(widths.items()):
+        dimension = {"sheetId": placed.sheet_id, "dimension": "COLUMNS", "startIndex": column, "endIndex": column + 1}
+        request = {"range": dimension, "properties": {"pixelSize": _pixels(texts)}, "fields": "pixelSize"}
+        plan.add({"updateDimensionProperties": request})
+
+
 def _union(*lists: list[str]) -> tuple[str, ...]:
     """Values of several lists, each once (tolerant comparison), first spelling kept."""
     seen: dict[str, str] = {}
@@ -356,12 +415,18 @@ def _place_listes(plan: Plan, state: SheetState) -> tuple[PlacedTab, dict[str, L
     tab = state.tabs.get(LISTES)
     placed = _add_tab(plan, state, LISTES) if tab is None else _complete_header(plan, state, tab)
     _freeze_and_protect(plan, placed, tab)
+    _bold_header(plan, placed)
     has_rows = tab is not None and any(any(tab.row_texts(r)) for r in range(1, len(tab.cells)))
     if has_rows:
         return placed, _lists_in_tab(tab, placed.positions, plan)
     rows, places = listes_layout(placed.positions)
     if tab is not None:
         _grow(plan, tab, len(rows) + 1, len(rows[0]))
+    widths = {placed.positions[name]: [label] for name, label in LISTES.columns.items() if name != "variantes"}
+    for row in rows:
+        for column in widths:
+            widths[column].append(row[column])
+    _widen(plan, placed, widths)
     plan.add(
         _write_row(placed.sheet_id, 1, 0, rows),
         f"onglet « {placed.title} » rempli avec les listes de référence ({', '.join(LIST_NAMES)}), "
@@ -415,15 +480,42 @@ def _keep_codes_as_text(plan: Plan, placed: PlacedTab, column: int, rule: Column
     plan.add({"repeatCell": request}, f"format texte pour « {rule.label} » {where}, pour que « 03 » reste « 03 »")
 
 
-def _validate(plan: Plan, placed: PlacedTab, column: int, wanted: dict[str, Any], rule: ColumnRule) -> None:
-    """The column's validation, unless row 2 already carries the same one (a different one is replaced)."""
+def _validate(plan: Plan, placed: PlacedTab, column: int, wanted: dict[str, Any], rule: ColumnRule) -> bool:
+    """The column's validation, unless row 2 already carries the same one (a different one is replaced);
+    True when it is (re)set."""
     existing = _comparable(placed.row_two(column).get("dataValidation"))
     if existing == _comparable(wanted):
-        return
+        return False
     change = rule.description(f"({placed.title}, colonne {column_letter(column)})")
     if existing is not None:
         change += " : la règle en place était différente, elle est remplacée"
     plan.add({"setDataValidation": {"range": _below_header(placed, column), "rule": wanted}}, change)
+    return True
+
+
+def _rgb(hex_colour: str) -> dict[str, float]:
+    """A Sheets Color from an RGB hex string."""
+    return {name: int(hex_colour[i : i + 2], 16) / 255 for name, i in (("red", 0), ("green", 2), ("blue", 4))}
+
+
+def _flag_formation_without_duration(plan: Plan, placed: PlacedTab) -> None:
+    """The duration cell of a Formation turns red while empty (a validation only checks what is typed).
+
+    Called when the duration column's validation is (re)set: the flag travels with it, so a re-run that finds
+    the validation in place sends nothing. A flag already read in the tab is not added twice."""
+    formula = formation_without_duration_formula(placed.positions)  # English names and commas, as the API takes
+    if placed.current is not None and _formula_key(formula) in placed.current.formulas:
+        return
+    column = placed.positions["duree_jours"]
+    condition = {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": "=" + formula}]}
+    look = {"backgroundColor": _rgb(FLAG_FILL), "textFormat": {"foregroundColor": _rgb(FLAG_TEXT)}}
+    rule = {"ranges": [_below_header(placed, column)], "booleanRule": {"condition": condition, "format": look}}
+    label = ACTIVITES.columns["duree_jours"]
+    plan.add(
+        {"addConditionalFormatRule": {"rule": rule, "index": 0}},
+        f"« {label} » surlignée en rouge quand une Formation n'a pas de durée ({placed.title}, colonne "
+        f"{column_letter(column)})",
+    )
 
 
 def plan_template(state: SheetState, config: SourceConfig) -> Plan:
@@ -434,15 +526,22 @@ def plan_template(state: SheetState, config: SourceConfig) -> Plan:
         tab = state.tabs.get(contract)
         placed[contract] = _add_tab(plan, state, contract) if tab is None else _complete_header(plan, state, tab)
         _freeze_and_protect(plan, placed[contract], tab)
+        _bold_header(plan, placed[contract])
     listes, places = _place_listes(plan, state)
     for contract in VALIDATED_CONTRACTS:
         tab = placed[contract]
         rules = [rule for rule in column_rules(contract, config, places) if rule.field in tab.positions]
+        widths = {tab.positions[name]: [label] for name, label in contract.columns.items() if name in tab.positions}
+        for rule in rules:
+            widths[tab.positions[rule.field]] += rule.offered()
+        _widen(plan, tab, widths)
         for rule in sorted(rules, key=lambda rule: tab.positions[rule.field]):
             column = tab.positions[rule.field]
             if rule.field == "departement":
                 _keep_codes_as_text(plan, tab, column, rule)
-            _validate(plan, tab, column, sheets_rule(rule, listes.title, state.locale), rule)
+            placed_now = _validate(plan, tab, column, sheets_rule(rule, listes.title, state.locale), rule)
+            if placed_now and rule.field == "duree_jours" and "type_action" in tab.positions:
+                _flag_formation_without_duration(plan, tab)
     return plan
 
 

@@ -24,6 +24,7 @@ from flows.ops.summary import rows_line
 from flows.outputs.french import format_number
 from flows.settings import SAMPLE_DIR
 from tests.conftest import use_warehouse_and_files
+from tests.outputs.test_exports import sheet_table
 
 ROSTER = "Suivi - Promeneurs.csv"
 EXIT_DATE_COLUMN = "Date de sortie"
@@ -241,8 +242,11 @@ def test_the_bilan_and_the_export_of_a_revised_year_say_so(revised_run: Run):
     html = (folder / "bilan-2019.html").read_text(encoding="utf-8")
     assert f"Chiffres {mention} (année close, révisée après sa clôture)." in html
     workbook = load_workbook(folder / "bilan-2019.xlsx")
-    assert f"2019 ({mention})" in [cell.value for cell in workbook.worksheets[0][1]]
-    assert [[c.value for c in row] for row in workbook["Révisions"].iter_rows(min_row=2)] == [[2019, f"Chiffres {mention}"]]
+    header, _ = sheet_table(workbook.worksheets[0], "Indicateur")
+    status = next(row for row in workbook.worksheets[0].iter_rows() if row[0].value == "Statut des chiffres")
+    assert status[header.index(2019)].value == mention
+    _, revised = sheet_table(workbook["Révisions"], "Année")
+    assert [[c.value for c in row] for row in revised] == [[2019, f"Chiffres {mention}"]]
     code, output = run_pdn(revised_run.root, "report", "--annee", "2018")
     assert "révisé" not in (folder / "bilan-2018.html").read_text(encoding="utf-8")
 

@@ -26,6 +26,7 @@ from flows.identity import name_identity, pseudonym
 from flows.settings import SAMPLE_DIR, load_settings
 from flows.sources.contract import PROMENEURS, REPONSES, map_header
 from tests.conftest import PSEUDONYM_KEY_FOR_TESTS, cold_pdn, use_warehouse
+from tests.prefect_service import PrefectService
 
 ROSTER = "Suivi - Promeneurs.csv"
 ACTIVITIES = "Suivi - Activités.csv"
@@ -175,8 +176,9 @@ def indicators(published_db: Path) -> dict[tuple, float]:
     return {(annee, departement, indicateur): valeur for annee, departement, indicateur, valeur in rows}
 
 
-def pdn(args: list[str], root: Path, prefect_home: Path) -> subprocess.CompletedProcess:
-    process = cold_pdn(args, root, prefect_home)
+def pdn(args: list[str], root: Path, server: PrefectService) -> subprocess.CompletedProcess:
+    """`pdn ARGS` in a process of its own, its flow runs recorded by `server` (whose database the scan covers)."""
+    process = cold_pdn(args, root, server.home, PREFECT_API_URL=server.url)
     stdout, stderr = process.communicate(timeout=300)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -246,11 +248,22 @@ def world(tmp_path_factory) -> ErasedWorld:
     root, prefect_home, exports = base / "entrepot", base / "prefect-home", base / "exports"
     shutil.copytree(SAMPLE_DIR, exports)
     lines = prepare_exports(exports)
+    # One Prefect server for the four runs (each would start a temporary one); its database is in the scanned home.
+    server = PrefectService(prefect_home)
+    server.start_server()
+    try:
+        return erased_world(root, prefect_home, exports, lines, server)
+    finally:
+        server.stop()
+
+
+def erased_world(root: Path, prefect_home: Path, exports: Path, lines: list[int], server: PrefectService) -> ErasedWorld:
+    """Two syncs, the erasure, a sync after it; what every file holds at each step."""
     folders = [root, prefect_home]  # the exports are the coordinator's sheets: they keep the person
     for n in range(2):
         if n == 1:  # she left: the second sync's roster no longer has her
             rewrite(exports / ROSTER, remove_the_left_promeneur)
-        run = pdn(["sync", "--source", str(exports)], root, prefect_home)
+        run = pdn(["sync", "--source", str(exports)], root, server)
         assert run.returncode == 0, run.stdout + run.stderr
     warehouse, raw = root / "warehouse", root / "private" / "raw.duckdb"
     published = warehouse / "pdn.duckdb"
@@ -260,14 +273,14 @@ def world(tmp_path_factory) -> ErasedWorld:
     left_action = detailed_action(published, LEFT_ACTION_DAY)
 
     started = time.perf_counter()
-    erasure = pdn(["oubli", "--email", ERASED.email.upper(), "--oui", "--source", str(exports)], root, prefect_home)
+    erasure = pdn(["oubli", "--email", ERASED.email.upper(), "--oui", "--source", str(exports)], root, server)
     seconds = time.perf_counter() - started
     assert erasure.returncode == 0, erasure.stdout + erasure.stderr
     after, found_after = indicators(published), found_in_files(folders, ERASED)
     action_after, pages_after, modes_after = detailed_action(published), bilan_pages(warehouse), published_modes(warehouse)
     raw_after = raw.stat().st_size
 
-    next_sync = pdn(["sync", "--source", str(exports)], root, prefect_home)  # the sheet still holds them
+    next_sync = pdn(["sync", "--source", str(exports)], root, server)  # the sheet still holds them
     assert next_sync.returncode == 0, next_sync.stdout + next_sync.stderr
     return ErasedWorld(root, prefect_home, before, after, indicators(published), erasure, seconds, next_sync,
                        found_before, found_after, found_in_files(folders, ERASED), lines, action_before, action_after,

@@ -17,6 +17,7 @@ import pytest
 
 from tests.ops.test_notify import WebhookReceiver
 from tests.pipeline.test_crash_safety import assert_published_intact, start_sync, wait_for
+from tests.pipeline.test_parse_ahead import PARSE_FOLDERS, built_from_parse_ahead, last_invocation
 from tests.prefect_service import STARTUP_BOUND, PrefectService, kill_tree
 
 
@@ -95,14 +96,20 @@ def test_sigterm_during_dbt_cancels_the_run_with_its_report_one_alert_and_a_free
 def test_a_sync_refused_by_the_lock_reports_and_alerts_once(copy_of_published, webhook):
     import fcntl
 
-    root = copy_of_published
+    root, temp = copy_of_published, copy_of_published / "tmp"
+    temp.mkdir()
+    state = root / "private" / "dbt" / "target"
+    before = {path.name: path.read_bytes() for path in state.iterdir() if path.is_file()}
     with open(root / "warehouse" / ".pdn-sync.lock", "a+") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another sync holds the warehouse
-        refused = start_sync(root, PDN_ALERT_WEBHOOK_URL=webhook.url)
+        refused = start_sync(root, PDN_ALERT_WEBHOOK_URL=webhook.url, TMPDIR=str(temp))
         assert refused.wait(STARTUP_BOUND) == 3
     [report] = [r for r in reports(root) if r["statut"] == "refuse"]
     assert len(alerts_about(webhook, report["run_id"])) == 1
     assert not list((root / "warehouse" / "runs" / ".en_cours").glob("*"))
+    # Its parse ahead ran without the lock: it wrote nothing of the running sync's dbt state, and went.
+    assert {path.name: path.read_bytes() for path in state.iterdir() if path.is_file()} == before
+    assert not list(temp.glob(PARSE_FOLDERS))
 
 
 # --- a real `prefect server start` and a real `pdn planifier` --------------------------------------------------
@@ -151,6 +158,20 @@ def test_pdn_serve_killed_with_its_run_heals_at_restart_and_the_next_run_publish
             "and indicateur = 'promeneurs_actifs_fin_annee'"
         ).fetchone()[0] == 66
     assert len(webhook.bodies) == 1  # the published run said nothing
+
+
+def test_a_deployment_run_builds_from_the_manifest_its_flow_parsed_ahead(service, copy_of_published, webhook):
+    root, temp = copy_of_published, copy_of_published / "tmp"
+    temp.mkdir()
+    service.start_serve(root, PDN_ALERT_WEBHOOK_URL=webhook.url, TMPDIR=str(temp))
+    run = service.run_now()
+    assert service.wait_final(run).type.value == "COMPLETED"
+    [report] = [r for r in reports(root) if r.get("flow_run_id") == str(run)]
+    assert report["statut"] == "publie"
+    assert built_from_parse_ahead(root)  # dbt's artifacts: the build did not parse the project itself
+    assert "parse" not in last_invocation(root).lower()
+    assert not list(temp.glob(PARSE_FOLDERS))
+    assert webhook.bodies == []
 
 
 def test_the_dead_mans_switch_fires_when_no_run_completes_in_time(service, webhook, warehouse, monkeypatch):

@@ -3,10 +3,12 @@ figures, a cover and contents for the CAF, the PDF, « provisoire » for a year 
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import stat
 import tomllib
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,10 +20,12 @@ from flows.cli import main
 from flows.errors import InputError
 from flows.outputs.placeholders import DOCUMENTS_WITH_REFERENCE, with_reference
 from flows.outputs.report import nightly_years, produce_bilan
+from flows.outputs.report_context import WITHHELD_TITLE
 from flows.settings import SAMPLE_DIR, Settings, load_settings
 from flows.sources.config import load_source_config
 from flows.sources.google import DOCS_SCOPES
 from tests.conftest import use_warehouse
+from tests.outputs.test_exports import sheet_table
 from tests.outputs.test_report import ARTIFACTS, Node, chromium, french_number, parse_html
 from tests.pipeline.test_sync_sample import EXPECTED_2019
 
@@ -177,7 +181,9 @@ def test_a_year_in_progress_is_provisional_on_every_page(published_sample, tmp_p
     from openpyxl import load_workbook
 
     workbook = load_workbook(rapports / "bilan-2020.xlsx")
-    assert [c.value for c in workbook.worksheets[0][1]][-1] == "2020 (provisoire)"
+    header, _ = sheet_table(workbook.worksheets[0], "Indicateur")
+    status = next(row for row in workbook.worksheets[0].iter_rows() if row[0].value == "Statut des chiffres")
+    assert header[-1] == 2020 and status[-1].value == "provisoire"
     assert "Chiffres 2020 provisoires" in [row[0].value for row in workbook["À propos"].iter_rows()][2]
     lines = (rapports / "bilan-2020.csv").read_text(encoding="utf-8-sig").splitlines()
     assert {line.split(";")[-1] for line in lines[1:] if line.startswith("2020;")} == {"provisoire"}
@@ -478,6 +484,49 @@ def test_where_the_network_acted_lists_the_published_communes_by_department(publ
     for departement, commune, count in places:
         assert sum(int(n) for n in re.findall(r": (\d+)", shown[(departement, commune)])) == count
     assert not [h for h in bilan.dom.find_all("h3") if h.text() == "Où le réseau a agi"], "said once, by the text"
+
+
+def sample_meeting_places(annee: int) -> set[tuple[str, str]]:
+    """(département, commune) of the sample's meetings of `annee`, read from the bundled CSV as typed."""
+    with open(SAMPLE_DIR / "Suivi - Activités.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    def folded(text: str) -> str:
+        return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+    return {
+        (r["Département"].zfill(2), r["Commune"])
+        for r in rows
+        if folded(r["Type d’action"]).strip().startswith("reunion") and r["Date"].endswith(str(annee))
+    }
+
+
+def territory_rows(bilan: Rendered) -> dict[tuple[str, str], str]:
+    """(département, commune) -> the actions held there, as the « Où le réseau a agi » table shows them."""
+    rows = bilan.dom.find_all("table", id="tableau-territoire")[0].find_all("tr")[1:]
+    return {(row.attrs["data-departement"], row.find_all("td")[1].text()): row.find_all("td")[2].text() for row in rows}
+
+
+def test_where_the_network_acted_names_the_communes_of_the_meetings(published_sample, tmp_path):
+    settings = copied_settings(published_sample, tmp_path / "copie")
+    bilan = render(settings, 2019, folder_with_text(tmp_path, "# Où le réseau a agi\n\n{{ territoire }}\n"))
+    meetings = sample_meeting_places(2019)
+    assert len(meetings) == 6  # Gannat, Vichy, Ebreuil (03); Aubière, Romagnat, Clermont-Ferrand (63)
+    shown = territory_rows(bilan)
+    for place in meetings:
+        assert place in shown and "Réunion" in shown[place], place
+
+
+def test_a_withheld_title_says_it_is_to_correct_in_the_spreadsheet(sample_bilan):
+    with duckdb.connect(str(sample_bilan.settings.published_db), read_only=True) as con:
+        withheld = con.execute(
+            "select strftime(date_action, '%d/%m/%Y') from bilan.actions_detaillees"
+            " where annee = 2019 and type_action = 'Atelier' and intitule_masque"
+        ).fetchall()
+    assert len(withheld) == 1  # the sample's sheet row 38
+    ateliers = sample_bilan.dom.find_all("table", data_bloc="ateliers")[0]
+    column = [th.text() for th in ateliers.find_all("th")].index("Intitulé")
+    titles = {row.find_all("td")[0].text(): row.find_all("td")[column].text() for row in ateliers.find_all("tr")[1:]}
+    assert titles[withheld[0][0]] == " ".join(WITHHELD_TITLE.split())
 
 
 def test_department_cards_name_the_year_s_trainings(sample_bilan):

@@ -79,6 +79,21 @@ def mart_values(published: Path, annee: int) -> dict[tuple[str, str, int], float
     return {(d, i, a): v for d, i, a, v in rows}
 
 
+def sheet_table(sheet, first_header: str) -> tuple[list, list[tuple]]:
+    """A sheet's table below its title block: the header row (the first row whose first cell is `first_header`)
+    and the cells of the rows under it."""
+    header_row = next(row[0].row for row in sheet.iter_rows() if row[0].value == first_header)
+    return [cell.value for cell in sheet[header_row]], list(sheet.iter_rows(min_row=header_row + 1))
+
+
+def indicator_row(sheet, code: str) -> dict:
+    """One indicator's cells in a département's sheet, by header (years as numbers)."""
+    header, rows = sheet_table(sheet, "Indicateur")
+    column = header.index("Code indicateur")
+    row = next(r for r in rows if r[column].value == code)
+    return {name: cell for name, cell in zip(header, row)}
+
+
 def xlsx_values(xlsx: Path) -> dict[tuple[str, str, int], float]:
     """The same mapping read back from the workbook, with each sheet's département from its title."""
     workbook = load_workbook(xlsx)
@@ -87,10 +102,12 @@ def xlsx_values(xlsx: Path) -> dict[tuple[str, str, int], float]:
         if sheet.title in ("Définitions", "Questionnaire", "Actions détaillées", "Révisions", "À propos"):
             continue  # not an indicator sheet
         departement = "ensemble" if not sheet.title.endswith(")") else sheet.title.rsplit("(", 1)[1].rstrip(")")
-        header = [cell.value for cell in sheet[1]]
-        years = {index: int(value) for index, value in enumerate(header) if str(value).isdigit()}
-        for row in sheet.iter_rows(min_row=2):
-            code = row[0].value.removeprefix("'") if row[0].value.startswith("'") else row[0].value
+        header, rows = sheet_table(sheet, "Indicateur")
+        assert header[:2] == ["Indicateur", "Code indicateur"], "the French label first"
+        years = {index: value for index, value in enumerate(header) if isinstance(value, int)}
+        assert years and len(years) == len(header) - 2, "every year header is a number"
+        for row in rows:
+            code = row[1].value.removeprefix("'") if row[1].value.startswith("'") else row[1].value
             for index, year in years.items():
                 cell = row[index]
                 # A figure never measured is an empty cell; every other one is a number, never text.
@@ -131,7 +148,7 @@ def test_formula_like_text_is_inert_in_xlsx(crafted, tmp_path):
         assert inert in values or inert.replace("\r", "\n") in values, repr(original)
         assert original not in values and original.replace("\r", "\n") not in values
     assert "'=1+1 (injection) (63)" in workbook.sheetnames or "=1+1 (injection) (63)" in workbook.sheetnames
-    assert workbook.worksheets[0]["A1"].value == "Code indicateur"
+    assert sheet_table(workbook.worksheets[0], "Indicateur")[0][:2] == ["Indicateur", "Code indicateur"]
 
 
 def test_formula_like_text_is_inert_in_csv_and_numbers_stay_unquoted(crafted, tmp_path):
@@ -172,9 +189,8 @@ def test_ordinary_text_is_left_alone(text):
 
 def test_rates_are_rounded_to_one_decimal_of_a_percent(crafted, tmp_path):
     xlsx, csv_path = write_exports(crafted, 2019, tmp_path / "rapports")
-    sheet = load_workbook(xlsx)["Allier (03)"]
-    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "questionnaire_taux_participation")
-    assert row[3].value == round(11 / 27, 3) == 0.407 and row[3].number_format == "0.0%"
+    rate = indicator_row(load_workbook(xlsx)["Allier (03)"], "questionnaire_taux_participation")[2019]
+    assert rate.value == round(11 / 27, 3) == 0.407 and rate.number_format == "0.0%"
     rates = {r.split(";")[6] for r in csv_path.read_text(encoding="utf-8-sig").splitlines() if ";taux;" in r}
     assert rates == {"0,407"}
 
@@ -184,10 +200,16 @@ def test_a_year_in_progress_is_marked_provisional_in_the_xlsx_and_the_csv(crafte
     xlsx, csv_path = write_exports(crafted, 2019, tmp_path / "rapports", {2018: "révisé le 02/02/2019"}, entete)
     workbook = load_workbook(xlsx)
     for sheet in workbook.worksheets[:3]:
-        assert [c.value for c in sheet[1]][3:] == ["2018 (révisé le 02/02/2019)", "2019 (provisoire)"]
+        header, _ = sheet_table(sheet, "Indicateur")
+        header_row = next(row[0].row for row in sheet.iter_rows() if row[0].value == "Indicateur")
+        assert header[2:] == [2018, 2019], "years stay numbers"
+        statuses = [cell.value for cell in sheet[header_row - 1]]
+        assert statuses[0] == "Statut des chiffres" and statuses[2:] == ["révisé le 02/02/2019", "provisoire"]
+        block = [row[0].value for row in sheet.iter_rows(max_row=header_row - 2) if row[0].value]
+        assert "Chiffres 2019 provisoires : l'année n'était pas terminée à la date des chiffres." in block
         assert "provisoires" in sheet.oddHeader.center.text and "30/06/2019" in sheet.oddHeader.center.text
         assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
-        assert sheet.print_title_rows == "$1:$1"
+        assert sheet.print_title_rows == f"${header_row}:${header_row}"
     about = [row[0].value for row in workbook["À propos"].iter_rows()]
     assert about[0].startswith("Promeneurs du Net — Allier (03) et Puy-de-Dôme (63)") and "30/06/2019" in about[0]
     assert about[2] == "Chiffres 2019 provisoires : l'année n'était pas terminée à la date des chiffres."
@@ -200,7 +222,39 @@ def test_a_finished_year_is_final_and_says_nothing_provisional(crafted, tmp_path
     entete = Entete("Allier (03) et Puy-de-Dôme (63)", "15/01/2020 à 04:00")
     xlsx, csv_path = write_exports(crafted, 2019, tmp_path / "rapports", None, entete)
     workbook = load_workbook(xlsx)
-    assert [c.value for c in workbook.worksheets[0][1]][3:] == ["2018", "2019"]
+    header, _ = sheet_table(workbook.worksheets[0], "Indicateur")
+    assert header[2:] == [2018, 2019]
+    assert not [row for row in workbook.worksheets[0].iter_rows() if row[0].value == "Statut des chiffres"]
     assert not any("provisoire" in str(cell.value) for sheet in workbook for row in sheet.iter_rows() for cell in row)
     with open(csv_path, encoding="utf-8-sig", newline="") as handle:
         assert {r["Statut"] for r in csv.DictReader(handle, delimiter=";")} == {"définitif"}
+
+
+def test_every_sheet_opens_with_the_title_block_above_its_table(crafted, tmp_path):
+    entete = Entete("Allier (03) et Puy-de-Dôme (63)", "30/06/2019 à 12:00", provisoire=2019)
+    xlsx, _ = write_exports(crafted, 2019, tmp_path / "rapports", {2018: "révisé le 02/02/2019"}, entete)
+    workbook = load_workbook(xlsx)
+    first_headers = {"Définitions": "Indicateur", "Révisions": "Année"}
+    for sheet in workbook.worksheets:
+        if sheet.title == "À propos":
+            continue  # the block alone
+        first = first_headers.get(sheet.title, "Indicateur")
+        header_row = next(row[0].row for row in sheet.iter_rows() if row[0].value == first)
+        block = [sheet.cell(row=n, column=1).value for n in range(1, header_row)]
+        title = block[0]
+        assert title.startswith("Promeneurs du Net — Allier (03) et Puy-de-Dôme (63)"), sheet.title
+        assert "2019" in title and "30/06/2019" in title, sheet.title
+        assert "Chiffres 2019 provisoires : l'année n'était pas terminée à la date des chiffres." in block, sheet.title
+        assert sheet.cell(row=header_row, column=1).font.bold
+    allier = workbook["Allier (03)"]
+    assert "Indicateurs : Allier (03)" in [row[0].value for row in allier.iter_rows(max_row=5)]
+    assert indicator_row(allier, "ateliers")["Indicateur"].value == "Ateliers"
+    definitions, _ = sheet_table(workbook["Définitions"], "Indicateur")
+    assert definitions == ["Indicateur", "Code indicateur", "Nature", "Définition"]
+
+
+def test_exports_without_a_header_still_open_with_a_title_naming_the_years(crafted, tmp_path):
+    xlsx, _ = write_exports(crafted, 2019, tmp_path / "rapports")
+    sheet = load_workbook(xlsx).worksheets[0]
+    assert sheet["A1"].value == "Promeneurs du Net — indicateurs jusqu'à 2019"
+    assert sheet_table(sheet, "Indicateur")[0][2:] == [2018, 2019]

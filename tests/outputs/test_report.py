@@ -16,8 +16,8 @@ import pytest
 
 from flows.errors import InputError
 from flows.outputs.report import produce_bilan, report_after_sync
-from flows.settings import REPO_ROOT, Settings, load_settings
-from tests.outputs.test_exports import assert_xlsx_equals_mart
+from flows.settings import REPO_ROOT, SAMPLE_DIR, Settings, load_settings
+from tests.outputs.test_exports import assert_xlsx_equals_mart, sheet_table
 from tests.pipeline.test_sync_sample import EXPECTED_2019
 
 ARTIFACTS = REPO_ROOT / "artifacts"
@@ -508,14 +508,94 @@ def test_xlsx_holds_the_questionnaire_and_the_detailed_actions_as_published_code
         answers = con.execute(
             "select count(*), count(*) filter (where secret) from bilan.reponses_questionnaire where annee <= 2019"
         ).fetchone()
-    sheet = workbook["Actions détaillées"]
-    rows = list(sheet.iter_rows(min_row=2))
+    header, rows = sheet_table(workbook["Actions détaillées"], "Année")
+    assert header[:4] == ["Année", "Date", "Département", "Code département"]
     assert len(rows) == len(actions) > 0
     codes = [row[3] for row in rows]
     assert all(cell.data_type == "s" for cell in codes) and "03" in {cell.value for cell in codes}, "03 stays 03"
     assert {row[5].value for row in rows} - {None} == {title for _, title in actions} - {None}
-    questionnaire = list(workbook["Questionnaire"].iter_rows(min_row=2, values_only=True))
+    questionnaire = [tuple(c.value for c in row) for row in sheet_table(workbook["Questionnaire"], "Année")[1]]
     assert len(questionnaire) == answers[0] > 0
     assert sum(1 for row in questionnaire if row[-1] == "secret") == answers[1]
     shares = [row[-1] for row in questionnaire if row[-1] not in ("secret", None)]
     assert shares and all(isinstance(share, (int, float)) and share == round(share, 3) for share in shares)
+
+
+# --- Links to the cells, when the source is a Google spreadsheet -------------------------------------------
+
+
+GOOGLE_LINK = re.compile(r"^https://docs\.google\.com/spreadsheets/d/([^/]+)/edit#gid=(\d+)&range=([A-Z]*\d+(?::\d+)?)$")
+
+
+@dataclass(frozen=True)
+class GoogleQuality:
+    quality: Node  # the quality page after the second sync, which reused the first one's read
+    run: dict  # that second sync's run report
+    gids: dict[tuple[str, str], int]  # (spreadsheet key, tab) -> the emulator's sheetId
+    keys: dict[str, str]  # spreadsheet title -> key
+
+
+@pytest.fixture(scope="module")
+def google_quality(prefect_harness, tmp_path_factory) -> GoogleQuality:
+    """The sample served by the Sheets emulator, synced twice (the second read reuses the first: unchanged)."""
+    import requests
+
+    from flows.pipeline.sync import nightly_sync
+    from tests.conftest import QUESTIONNAIRE_2020_KEY, QUESTIONNAIRE_KEY, SHEETS_CONFIG, SUIVI_KEY, use_warehouse
+    from tests.google_emulator import SheetsEmulator
+
+    root = tmp_path_factory.mktemp("qualite-google")
+    config = root / "sources.toml"
+    config.write_text(SHEETS_CONFIG, encoding="utf-8")
+    keys = {"Suivi": SUIVI_KEY, "Questionnaire 2019": QUESTIONNAIRE_KEY, "Questionnaire 2020": QUESTIONNAIRE_2020_KEY}
+    with SheetsEmulator() as emulator, pytest.MonkeyPatch.context() as patch:
+        from tests.conftest import serve_sample
+
+        serve_sample(emulator)
+        use_warehouse(patch, root)
+        patch.setenv("PDN_SOURCES", str(config))
+        patch.setenv("PDN_SHEETS_API_URL", emulator.url)
+        nightly_sync()
+        run = nightly_sync()
+        files = produce_bilan(load_settings(), 2019)
+        gids = {}
+        for key in keys.values():
+            answer = requests.get(f"{emulator.url}/v4/spreadsheets/{key}", params={"fields": "sheets.properties"}, timeout=10)
+            gids |= {(key, s["properties"]["title"]): s["properties"]["sheetId"] for s in answer.json()["sheets"]}
+    return GoogleQuality(parse_html(files.qualite.read_text(encoding="utf-8")), run, gids, keys)
+
+
+def linked_rows(quality: Node, table_id: str) -> list[tuple[list[str], str | None]]:
+    """Each row's cells, and the link of its row number (None without one)."""
+    table = quality.find_all("table", id=table_id)[0]
+    rows = []
+    for tr in table.find_all("tr")[1:]:
+        links = [a.attrs["href"] for a in tr.find_all("a")]
+        rows.append(([c.text() for c in tr.children if c.tag == "td"], links[0] if links else None))
+    return rows
+
+
+def test_quality_page_links_each_row_and_cell_of_a_google_spreadsheet_to_its_place(google_quality):
+    assert google_quality.run["statut"] == "publie" and google_quality.run["requetes_sheets"] == 3, "no extra request"
+    with open(SAMPLE_DIR / "Suivi - Activités.csv", encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\n").split(",")
+    title_column = chr(ord("A") + header.index("Intitule"))
+    quarantined = linked_rows(google_quality.quality, "tableau-lignes-quarantaine")
+    cells = linked_rows(google_quality.quality, "tableau-cellules-a-corriger")
+    assert len(quarantined) == len(google_quality.run["quarantaine"]) > 0 and cells
+    for (tableur, onglet, ligne, *_), link in quarantined:
+        key, gid, a1 = GOOGLE_LINK.match(link).groups()
+        assert key == google_quality.keys[tableur] and int(gid) == google_quality.gids[(key, onglet)]
+        assert a1 == f"{ligne}:{ligne}", "a quarantined row opens the whole row"
+    for (tableur, onglet, ligne, colonne, _), link in cells:
+        key, gid, a1 = GOOGLE_LINK.match(link).groups()
+        assert key == google_quality.keys[tableur] and int(gid) == google_quality.gids[(key, onglet)]
+        if colonne == "Intitulé":
+            assert a1 == f"{title_column}{ligne}", "a flagged title opens its cell"
+    assert ("Activités", "38") in {(onglet, ligne) for (_, onglet, ligne, *_), _ in cells}  # the sample's named title
+    assert {int(gid) for gid in re.findall(r"#gid=(\d+)", str([link for _, link in cells]))} - {0}, "not the first tab only"
+
+
+def test_quality_page_of_exported_files_has_no_link(bilan):
+    assert bilan.quality.find_all("table", id="tableau-lignes-quarantaine")
+    assert not [a for a in bilan.quality.find_all("a") if "docs.google.com" in (a.attrs.get("href") or "")]

@@ -1,7 +1,9 @@
 """Faults of the machine, not of the data: a full or read-only disk, a damaged raw history or published file.
 
 Each ends in a French cause, a run report, no leftovers, and a way back that needs no one to clean up by hand.
-Disks are real: a small tmpfs mounted for the test (CI runs as root), filled or remounted read-only."""
+Disks are real: a small tmpfs mounted for the test (CI runs as root), filled or remounted read-only. The sync that
+meets the fault runs in a process of its own (on one shared Prefect server, its start not being under test); the
+sync after the fix is an ordinary one and runs in this process."""
 
 from __future__ import annotations
 
@@ -88,6 +90,22 @@ def published_run_id(published: Path) -> str:
         return con.execute("select run_id from qualite.synchronisation").fetchone()[0]
 
 
+def fresh_sync(root: Path, prefect_server: str, **env: str) -> tuple[int, str, str]:
+    """`pdn sync` in a process of its own, against the session's Prefect server."""
+    return finished(cold_pdn(["sync"], root, root / "prefect-home", PREFECT_API_URL=prefect_server, **env))
+
+
+def sync_in_process(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """`pdn sync` in this process on the warehouse under `root`: the run after a fault is fixed."""
+    from flows.cli import main
+
+    use_warehouse_and_files(monkeypatch, root)
+    capsys.readouterr()  # what came before is not this run's
+    code = main(["sync"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.fixture
 def webhook():
     receiver = WebhookReceiver()
@@ -96,13 +114,13 @@ def webhook():
 
 
 def test_full_warehouse_disk_says_so_in_french_leaves_no_candidate_and_the_next_sync_publishes(
-    on_tmpfs, cold_prefect_home, webhook
+    on_tmpfs, prefect_server, webhook, monkeypatch, capsys
 ):
     root = on_tmpfs
     warehouse = root / "warehouse"
     before = file_checksum(warehouse / "pdn.duckdb")
     fill(warehouse, leave_kib=1024)  # room for a report, not for a 5 MB candidate
-    code, out, err = finished(cold_pdn(["sync"], root, cold_prefect_home, PDN_ALERT_WEBHOOK_URL=webhook.url))
+    code, out, err = fresh_sync(root, prefect_server, PDN_ALERT_WEBHOOK_URL=webhook.url)
     assert code == 5, err
     assert f"Disque plein : impossible d'écrire dans {warehouse}" in err
     assert f"libérez de la place dans {warehouse}" in err and "Erreur inattendue" not in err
@@ -114,19 +132,21 @@ def test_full_warehouse_disk_says_so_in_french_leaves_no_candidate_and_the_next_
     assert [body for body in webhook.bodies if failed["run_id"] in body["text"]], "no alert was sent"
 
     (warehouse / FILLER).unlink()  # the coordinator frees space; nothing else
-    code, out, err = finished(cold_pdn(["sync"], root, cold_prefect_home))
+    code, out, err = sync_in_process(root, monkeypatch, capsys)
     assert code == 0, err
     published = run_report(root, run_id_in(out))
     assert published["statut"] == "publie"
     assert published_run_id(warehouse / "pdn.duckdb") == published["run_id"]
 
 
-def test_read_only_warehouse_says_so_in_french_and_the_report_goes_to_the_private_folder(on_tmpfs, cold_prefect_home):
+def test_read_only_warehouse_says_so_in_french_and_the_report_goes_to_the_private_folder(
+    on_tmpfs, prefect_server, monkeypatch, capsys
+):
     root = on_tmpfs
     warehouse = root / "warehouse"
     before = file_checksum(warehouse / "pdn.duckdb")
     remount(warehouse, "ro")
-    code, out, err = finished(cold_pdn(["sync"], root, cold_prefect_home))
+    code, out, err = fresh_sync(root, prefect_server)
     assert code == 5, err
     assert f"Dossier en lecture seule : impossible d'écrire dans {warehouse}" in err
     assert "Erreur inattendue" not in err and "Traceback" not in out + err
@@ -136,7 +156,7 @@ def test_read_only_warehouse_says_so_in_french_and_the_report_goes_to_the_privat
     assert f"il est dans {root / 'private' / 'runs' / report['run_id']}.json" in err
 
     remount(warehouse, "rw")  # the coordinator has the folder remounted; nothing else
-    code, out, err = finished(cold_pdn(["sync"], root, cold_prefect_home))
+    code, out, err = sync_in_process(root, monkeypatch, capsys)
     assert code == 0, err
     assert published_run_id(warehouse / "pdn.duckdb") == run_report(root, run_id_in(out))["run_id"]
 
@@ -195,7 +215,7 @@ def test_damaged_published_file_is_republished_by_the_next_sync_which_says_so(co
 
 
 def test_full_private_folder_is_named_in_french_and_the_next_sync_publishes(
-    published_sample, tmp_path, cold_prefect_home
+    published_sample, tmp_path, prefect_server, monkeypatch, capsys
 ):
     root = tmp_path
     shutil.copytree(published_sample.root / "warehouse", root / "warehouse")
@@ -204,7 +224,7 @@ def test_full_private_folder_is_named_in_french_and_the_next_sync_publishes(
         before = file_checksum(root / "warehouse" / "pdn.duckdb")
         shutil.rmtree(private / "build")  # else the build's own file, dropped first, would make room for the next
         fill(private, leave_kib=256)
-        code, out, err = finished(cold_pdn(["sync"], root, cold_prefect_home))
+        code, out, err = fresh_sync(root, prefect_server)
         assert code == 5, err
         assert f"Disque plein : impossible d'écrire dans {private}" in err
         assert "Logging error" not in err and "Traceback" not in err and "Erreur inattendue" not in err
@@ -212,20 +232,20 @@ def test_full_private_folder_is_named_in_french_and_the_next_sync_publishes(
         assert run_report(root, run_id_in(err))["message"].startswith("Disque plein")
 
         (private / FILLER).unlink()
-        code, out, err = finished(cold_pdn(["sync"], root, cold_prefect_home))
+        code, out, err = sync_in_process(root, monkeypatch, capsys)
         assert code == 0, err
         assert run_report(root, run_id_in(out))["statut"] == "publie"
 
 
 def test_a_log_file_on_a_full_disk_is_one_french_warning_and_the_sync_still_publishes(
-    published_sample, tmp_path, cold_prefect_home
+    published_sample, tmp_path, prefect_server
 ):
     root = published_sample.copy_to(tmp_path)
     logs = root / "private" / "dbt" / "logs"
     shutil.rmtree(logs, ignore_errors=True)
     with tmpfs(logs, 1) as folder:
         fill(folder, leave_kib=0)  # dbt's file log, in the private folder, cannot take a line
-        code, out, err = finished(cold_pdn(["sync"], root, cold_prefect_home))
+        code, out, err = fresh_sync(root, prefect_server)
     assert code == 0, err
     assert "Logging error" not in err and "Traceback" not in out + err
     report = run_report(root, run_id_in(out))
@@ -235,12 +255,11 @@ def test_a_log_file_on_a_full_disk_is_one_french_warning_and_the_sync_still_publ
 
 
 def test_system_exit_inside_the_flow_still_writes_the_run_report_and_sends_the_alert(
-    published_sample, tmp_path, cold_prefect_home, webhook
+    published_sample, tmp_path, prefect_server, webhook
 ):
     root = published_sample.copy_to(tmp_path)
     before = file_checksum(root / "warehouse" / "pdn.duckdb")
-    process = cold_pdn(["sync"], root, cold_prefect_home, PDN_FAILPOINT="sortie_dbt", PDN_ALERT_WEBHOOK_URL=webhook.url)
-    code, out, err = finished(process)
+    code, out, err = fresh_sync(root, prefect_server, PDN_FAILPOINT="sortie_dbt", PDN_ALERT_WEBHOOK_URL=webhook.url)
     assert code != 0, out
     assert file_checksum(root / "warehouse" / "pdn.duckdb") == before
     latest = json.loads((root / "warehouse" / "runs" / "dernier.json").read_text(encoding="utf-8"))

@@ -249,12 +249,12 @@ def test_a_history_of_schema_7_is_rekeyed_by_the_rule_and_gets_full_name_keys(wa
                     "hmac_ancien from promeneurs) where rowid = r and numero_ligne in (select unnest(?))",
                     ["ancienne:", list(copies)])
         con.execute("alter table promeneurs drop column cle_nom")
-        con.execute("delete from schema_version where version = 8")
+        con.execute("delete from schema_version where version >= 8")  # as release 7 left it
         ensure_raw_schema(con, key)
         keys = dict(con.execute("select numero_ligne, cle_promeneur from promeneurs").fetchall())
         unnamed = "select count(*) from promeneurs where trim(nom) <> '' and cle_nom is null"
         named = con.execute(unnamed).fetchone()[0]
-        version = con.execute("select max(version) from schema_version").fetchone()[0]
-    assert version == 8 and named == 0
+        version = con.execute("select count(*) from schema_version where version = 8").fetchone()[0]
+    assert version == 1 and named == 0  # migration 8 applied again, once
     assert {copy: keys[copy] for copy in copies} == {copy: keys[row] for copy, row in copies.items()}
     assert keys[2] == pseudonym("email:lea.bertrand@example.org", key)

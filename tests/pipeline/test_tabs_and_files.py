@@ -5,6 +5,7 @@ is reported « non lu », and a question recreated in a form (two columns, one t
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -161,6 +162,32 @@ def test_an_unrelated_tab_and_file_are_reported_non_lu_and_a_name_never_shown(ru
     assert "Bertrand" not in output
 
 
+def test_unread_tabs_and_files_are_listed_on_the_quality_page_with_their_rule_and_names_screened(run):
+    from tests.outputs.test_report import parse_html
+
+    address_tab = "relances camille.roux@exemple.fr"  # a tab named after someone's address
+    write_rows(run.exports / "Suivi - Notes.csv", [["Note"], ["à relire"]])
+    write_rows(run.exports / f"Suivi - {address_tab}.csv", [["Note"], ["relancer"]])
+    write_rows(run.exports / "Contacts 2020.csv", [["Nom"], ["x"]])
+    code, output, report = run()
+    assert code == 0, output
+    masked = "onglet masqué " + hashlib.md5(address_tab.encode("utf-8")).hexdigest()[:4]
+    expected = {("onglet", "Suivi", "Notes"), ("onglet", "Suivi", masked), ("fichier", None, "Contacts 2020.csv")}
+    with duckdb.connect(str(run.published), read_only=True) as con:
+        mart = con.execute("select type, spreadsheet_title, onglet_ou_fichier, motif from qualite.non_lus").fetchall()
+    assert {row[:3] for row in mart} == expected
+    # Each with its rule, the one the run report gives (what would make it read).
+    by_name = {item["nom"]: item["motif"] for item in report["non_lus"]}
+    assert {nom: motif for _, _, nom, motif in mart} == by_name
+    assert by_name["Notes"].startswith("son nom n'est ni celui d'un onglet attendu")
+    page_text = (run.published.parent / "rapports" / "qualite-des-donnees.html").read_text(encoding="utf-8")
+    table = parse_html(page_text).find_all("table", id="tableau-non-lus")[0]
+    shown = {tuple(cell.text() for cell in row.find_all("td"))[:3] for row in table.find_all("tr")[1:]}
+    assert shown == {(kind, title or "", name) for kind, title, name in expected}
+    assert "Onglets et fichiers non lus" in page_text
+    assert "camille.roux" not in page_text and all("camille.roux" not in str(row) for row in mart)
+
+
 def answered(published: Path, question: str) -> dict[str, tuple[int, int]]:
     """Per option of one 2019 question, the network's respondents to the question and those who chose it."""
     with duckdb.connect(str(published), read_only=True) as con:
@@ -211,3 +238,49 @@ def test_from_google_sheets_a_new_tab_is_counted_and_an_unrelated_one_reported_n
     )
     published = Path(report["fichier_publie"])
     assert indicators(published, 2020)[("presentations_individuelles", "03")] == in_sample + len(meetings)
+    with duckdb.connect(str(published), read_only=True) as con:  # on the quality page's table too
+        assert con.execute("select type, spreadsheet_title, onglet_ou_fichier from qualite.non_lus").fetchall() == [
+            ("onglet", "Suivi", "Notes")
+        ]
+    # The next night nothing changed: the Suivi is not read again, and the page still lists the tab it left.
+    quiet = nightly_sync()
+    assert quiet["statut"] == "publie" and quiet["non_lus"] == []
+    with duckdb.connect(quiet["fichier_publie"], read_only=True) as con:
+        assert con.execute("select type, spreadsheet_title, onglet_ou_fichier from qualite.non_lus").fetchall() == [
+            ("onglet", "Suivi", "Notes")
+        ]
+
+
+def test_a_single_choice_answered_differently_in_two_same_title_columns_counts_the_rightmost(run, published_sample):
+    rows = read_rows(SAMPLE_DIR / REPONSES_FILE)
+    column = next(i for i, label in enumerate(rows[0]) if label.strip() == "Combien d’échanges avez-vous par semaine ?")
+    tab = "Réponses au formulaire 1"
+    quarantined = {r["ligne"] for r in published_sample.report["quarantaine"] if r["onglet"] == tab}
+    before = answered(published_sample.published_db, "echanges")
+    # A counted response: its old answer stays in the first column, the recreated question's column (appended
+    # at the right, same title) holds another option of the catalogue.
+    number = next(n for n, row in enumerate(rows[1:], start=2) if row[column] in before and n not in quarantined)
+    old = rows[number - 1][column]
+    new = next(option for option in before if option not in (old, "Autre"))
+    header = [*rows[0], rows[0][column]]
+    letter = chr(ord("A") + len(rows[0]))  # the appended column's letter (the sample has fewer than 26 columns)
+    assert len(rows[0]) < 26
+    edited = [[*row, new if n == number else ""] for n, row in enumerate(rows[1:], start=2)]
+    write_rows(run.exports / REPONSES_FILE, [header, *edited])
+    code, output, report = run()
+    assert code == 0, output
+    after = answered(run.published, "echanges")
+    # Counted once, under the rightmost answer: not « Autre », the respondents to the question unchanged.
+    assert after[new][1] == before[new][1] + 1 and after[old][1] == before[old][1] - 1
+    assert after.get("Autre", (0, 0))[1] == before.get("Autre", (0, 0))[1]
+    assert {asked for asked, _ in after.values()} == {asked for asked, _ in before.values()}
+    flagged = [c for c in report["cellules_signalees"] if c["onglet"] == tab and c["ligne"] == number]
+    assert [c["colonne"].strip() for c in flagged] == [rows[0][column].strip()]
+    assert f"colonne {letter}, la plus à droite, est comptée" in flagged[0]["motif"]
+    assert "première colonne de ce titre" in flagged[0]["motif"]
+    with duckdb.connect(str(run.published), read_only=True) as con:
+        published = con.execute(
+            "select lignes from qualite.cellules_signalees where onglet = 'Réponses au formulaire 1' "
+            "and motif like 'Réponses différentes dans les colonnes de même titre%'"
+        ).fetchall()
+    assert published == [(1,)]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import json
-from datetime import date
+import os
+import re
+import subprocess
+import sys
+from datetime import date, datetime
 
 import pytest
 import requests
 from openpyxl import load_workbook
 
 from flows.cli import main
-from flows.settings import load_settings
+from flows.settings import QUIET_TOOLS_ENV, SAMPLE_DIR, load_settings
 from flows.sources.config import load_source_config
 from flows.sources.contract import ACTIVITES, PROMENEURS, column_letter, map_header
 from flows.sources.google import SHEETS_SCOPES, WRITE_SCOPES
-from flows.sources.lists import bundled_lists
+from flows.sources.lists import DATE_FIELDS, NUMBER_FIELDS, bundled_lists
 from flows.sources.sheets import extract_google
 from flows.sources.template import NOTHING_TO_CHANGE, PROTECTION_DESCRIPTION, RESERVED_ROWS
 from tests.conftest import SHEETS_CONFIG, SUIVI_KEY, sample_tab
@@ -36,6 +41,12 @@ EXPECTED_CONDITIONS = {
     ("Activités", "duree_jours"): "NUMBER_BETWEEN",
 }
 SAMPLE_FILES = {"Promeneurs": "Suivi - Promeneurs.csv", "Activités": "Suivi - Activités.csv"}
+# The action types dbt quarantines without a duration (int_activites_validated), in every accepted spelling.
+FORMATION_SPELLINGS = [
+    spelling for e in bundled_lists() if e.indicateur == "sessions_formation" for spelling in (e.valeur, *e.variantes)
+]
+# An Excel dropdown's workbook name: from a block's first cell, as many cells as its range holds values.
+_DYNAMIC_LIST = re.compile(r"OFFSET\('Listes'!\$B\$(\d+),0,0,COUNTA\('Listes'!\$B\$(\d+):\$B\$(\d+)\),1\)")
 CONTRACTS = {"Promeneurs": PROMENEURS, "Activités": ACTIVITES}
 
 
@@ -169,9 +180,62 @@ def test_header_rows_are_frozen_and_protected_once_and_data_rows_untouched(forma
     for request in requests_of(emulator, "updateCells"):  # values written: headers, and the Listes tab only
         assert request["start"]["rowIndex"] == 0 or titles[request["start"]["sheetId"]] == "Listes"
     text_format = {
-        (titles[r["range"]["sheetId"]], r["range"]["startColumnIndex"]) for r in requests_of(emulator, "repeatCell")
+        (titles[r["range"]["sheetId"]], r["range"]["startColumnIndex"])
+        for r in requests_of(emulator, "repeatCell")
+        if r["fields"] == "userEnteredFormat.numberFormat"
     }
     assert text_format == {(tab, sample_positions(tab)["departement"]) for tab in SAMPLE_FILES}
+
+
+def test_modele_flags_a_formation_without_a_duration_on_the_duration_column(formatted):
+    emulator, _, printed = formatted
+    (flag,) = requests_of(emulator, "addConditionalFormatRule")
+    (grid,) = flag["rule"]["ranges"]
+    positions = sample_positions("Activités")  # the sample's order, not the template's
+    duration, kind = column_letter(positions["duree_jours"]), column_letter(positions["type_action"])
+    assert sheet_titles(emulator)[grid["sheetId"]] == "Activités"
+    assert (grid["startRowIndex"], grid["startColumnIndex"], grid["endColumnIndex"]) == (
+        1, positions["duree_jours"], positions["duree_jours"] + 1
+    )
+    condition = flag["rule"]["booleanRule"]["condition"]
+    (formula,) = [value["userEnteredValue"] for value in condition["values"]]
+    assert condition["type"] == "CUSTOM_FORMULA" and formula.startswith("=AND(")
+    assert FORMATION_SPELLINGS == ["Formation", "Formations"]
+    for spelling in FORMATION_SPELLINGS:
+        assert f'TRIM(${kind}2)="{spelling}"' in formula
+    assert f'${duration}2=""' in formula and f"${duration}2=0" in formula and "Atelier" not in formula
+    assert flag["rule"]["booleanRule"]["format"]["backgroundColor"]["red"] == 1
+    assert f"surlignée en rouge quand une Formation n'a pas de durée (Activités, colonne {duration})" in printed
+
+
+def test_modele_sets_every_header_in_bold_and_nothing_below(formatted):
+    emulator, _, printed = formatted
+    sheets = api(emulator, includeGridData="true", ranges=["'Promeneurs'!1:2", "'Activités'!1:2", "'Listes'!1:2"],
+                 fields="sheets(properties.title,data.rowData.values(formattedValue,userEnteredFormat))")["sheets"]
+    for sheet in sheets:
+        header, second = (row.get("values", []) for row in sheet["data"][0]["rowData"][:2])
+        title = sheet["properties"]["title"]
+        labels = [cell for cell in header if cell.get("formattedValue")]
+        assert labels and all(cell["userEnteredFormat"]["textFormat"]["bold"] for cell in labels), title
+        assert not any(cell.get("userEnteredFormat", {}).get("textFormat", {}).get("bold") for cell in second), title
+        assert f"ligne d'en-tête en gras ({title})" in printed
+
+
+def test_only_tabs_the_template_writes_get_columns_as_wide_as_their_longest_value(sheets_source, capsys):
+    sheets_source.update_tab(SUIVI_KEY, "Activités", [])  # a blank tab: its header is written by the template
+    assert main(["modele"]) == 0
+    titles = sheet_titles(sheets_source)
+    widths = {
+        (titles[r["range"]["sheetId"]], r["range"]["startIndex"]): r["properties"]["pixelSize"]
+        for r in requests_of(sheets_source, "updateDimensionProperties")
+    }
+    assert {tab for tab, _ in widths} == {"Activités", "Listes"}  # Promeneurs is in use: its widths are hers
+    activites = list(ACTIVITES.columns)
+    longest_type = max((e.valeur for e in bundled_lists() if e.liste == "Type d'action"), key=len)
+    assert widths[("Activités", activites.index("type_action"))] >= 7 * len(longest_type)
+    assert widths[("Activités", activites.index("commentaire"))] >= 7 * len("Commentaire")
+    longest_value = max((e.valeur for e in bundled_lists()), key=len)
+    assert widths[("Listes", 1)] >= 7 * len(longest_value)
 
 
 def test_a_second_run_sends_nothing_and_says_so(formatted, capsys):
@@ -339,9 +403,7 @@ def test_xlsx_template_has_the_right_validation_on_every_constrained_column(shee
             assert validation.operator == operator or operator is None, name
             assert validation.prompt and validation.showErrorMessage
             if name in LIST_OF_FIELD:
-                reference = validation.formula1
-                assert reference.startswith("'Listes'!$B$")
-                first, last = (int(part.split("$")[-1]) for part in reference.split(":"))
+                first, last = named_block(book, validation.formula1)
                 entries = [e for e in bundled_lists() if e.liste == LIST_OF_FIELD[name]]
                 assert last - first + 1 == len(entries) + RESERVED_ROWS
                 assert [listes.cell(r, 2).value for r in range(first, last + 1)] == [e.valeur for e in entries] + [
@@ -364,3 +426,176 @@ def test_xlsx_template_refuses_to_overwrite_a_file(sheets_source, tmp_path, caps
     assert main(["modele", "--xlsx", str(path)]) == 2
     assert "existe déjà" in capsys.readouterr().err
     assert path.read_bytes() == written
+
+
+def named_block(book, name: str) -> tuple[int, int]:
+    """The rows of `Listes` a dropdown's workbook name counts its values in (its OFFSET/COUNTA formula)."""
+    match = _DYNAMIC_LIST.fullmatch(book.defined_names[name].attr_text)
+    assert match and match.group(1) == match.group(2), book.defined_names[name].attr_text
+    return int(match.group(2)), int(match.group(3))
+
+
+def dropdown_entries(book, name: str) -> list:
+    """What Excel's dropdown of a named list offers: from the block's first cell, as many cells as COUNTA counts."""
+    first, last = named_block(book, name)
+    listes = book["Listes"]
+    count = sum(listes.cell(row, 2).value not in (None, "") for row in range(first, last + 1))
+    return [listes.cell(row, 2).value for row in range(first, first + count)]
+
+
+def header_letters(sheet, contract) -> dict[str, str]:
+    """Contract field -> column letter, read from the header row of the file."""
+    positions = map_header([cell.value for cell in sheet[1]], contract, sheet.title).contract_positions
+    return {name: column_letter(index) for name, index in positions.items()}
+
+
+def list_validations(sheet) -> dict[str, object]:
+    """The list validations of a tab, by column letter."""
+    return {
+        str(v.sqref).split(":")[0].rstrip("0123456789"): v for v in sheet.data_validations.dataValidation
+        if v.type == "list"
+    }
+
+
+@pytest.fixture
+def xlsx_template(sheets_source, tmp_path):
+    """A template written by `pdn modele --xlsx`, opened with openpyxl."""
+    path = tmp_path / "Suivi.xlsx"
+    assert main(["modele", "--xlsx", str(path)]) == 0
+    return path, load_workbook(path)
+
+
+def test_xlsx_headers_are_bold_and_frozen_on_every_tab(xlsx_template):
+    _, book = xlsx_template
+    for sheet in book:
+        assert sheet.freeze_panes == "A2", sheet.title
+        header = [cell for cell in sheet[1] if cell.value]
+        assert header and all(cell.font.b for cell in header), sheet.title
+        assert not any(cell.font.b for row in sheet.iter_rows(min_row=2, max_row=5) for cell in row)
+
+
+def test_xlsx_dropdowns_offer_every_list_value_and_no_blank_entry(xlsx_template):
+    path, book = xlsx_template
+    for tab, contract in CONTRACTS.items():
+        letters = header_letters(book[tab], contract)
+        validations = list_validations(book[tab])
+        for name, liste in LIST_OF_FIELD.items():
+            if name not in letters:
+                continue
+            offered = dropdown_entries(book, validations[letters[name]].formula1)
+            assert offered == [e.valeur for e in bundled_lists() if e.liste == liste], (tab, name)
+        fixed = validations[letters["departement"]].formula1.strip('"').split(",")
+        assert fixed and all(value.strip() for value in fixed)
+    # The coordinator's addition on the first free row of a block joins its dropdown, still without blanks.
+    name = list_validations(book["Activités"])[header_letters(book["Activités"], ACTIVITES)["public"]].formula1
+    first, _ = named_block(book, name)
+    bundled = [e.valeur for e in bundled_lists() if e.liste == "Public"]
+    book["Listes"].cell(first + len(bundled), 2).value = "Familles"
+    book.save(path)
+    assert dropdown_entries(load_workbook(path), name) == bundled + ["Familles"]
+
+
+def test_xlsx_list_columns_are_wide_enough_for_their_longest_value(xlsx_template):
+    _, book = xlsx_template
+    for tab, contract in CONTRACTS.items():
+        sheet, letters = book[tab], header_letters(book[tab], contract)
+        validations = list_validations(sheet)
+        for name, letter in letters.items():
+            if name in LIST_OF_FIELD:
+                values = [e.valeur for e in bundled_lists() if e.liste == LIST_OF_FIELD[name]]
+            elif name == "departement":
+                values = validations[letter].formula1.strip('"').split(",")
+            else:
+                values = []
+            longest = max([contract.columns[name], *values], key=len)
+            assert sheet.column_dimensions[letter].width >= len(longest), (tab, name, longest)
+    listes = book["Listes"]
+    assert listes.column_dimensions["A"].width >= max(len(e.liste) for e in bundled_lists())
+    assert listes.column_dimensions["B"].width >= max(len(e.valeur) for e in bundled_lists())
+
+
+def test_xlsx_flags_a_formation_without_a_duration_on_the_duration_column(xlsx_template):
+    _, book = xlsx_template
+    sheet = book["Activités"]
+    letters = header_letters(sheet, ACTIVITES)
+    duration, kind = letters["duree_jours"], letters["type_action"]
+    (flag,) = sheet.conditional_formatting  # one flagged range, on Activités only
+    assert str(flag.sqref) == f"{duration}2:{duration}1048576"
+    (rule,) = flag.rules
+    (formula,) = rule.formula
+    assert FORMATION_SPELLINGS == ["Formation", "Formations"]
+    for spelling in FORMATION_SPELLINGS:
+        assert f'TRIM(${kind}2)="{spelling}"' in formula
+    assert f'${duration}2=""' in formula and f"${duration}2=0" in formula  # empty, or 0 as dbt counts it
+    assert "Atelier" not in formula
+    assert rule.dxf.fill.fgColor.rgb.endswith("FFC7CE")
+    assert not any(book[tab].conditional_formatting for tab in ("Promeneurs", "Listes"))
+    duration_validation = next(
+        v for v in sheet.data_validations.dataValidation if str(v.sqref).startswith(f"{duration}2:")
+    )
+    assert "Obligatoire pour une Formation" in duration_validation.prompt
+
+
+def test_modele_xlsx_runs_without_pdn_sources_in_a_folder_without_sources_toml(tmp_path):
+    folder = tmp_path / "dossier vide"
+    folder.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PDN_", "GOOGLE_"))}
+    env |= QUIET_TOOLS_ENV | {"PDN_WAREHOUSE_DIR": str(tmp_path / "entrepot")}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "modele", "--xlsx", "Suivi.xlsx"],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Modèle écrit : Suivi.xlsx" in done.stdout and "échantillon fourni" in done.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["Suivi.xlsx"]
+    book = load_workbook(folder / "Suivi.xlsx")
+    sample = load_source_config(SAMPLE_DIR / "sources.toml")
+    departements = list_validations(book["Activités"])[header_letters(book["Activités"], ACTIVITES)["departement"]]
+    assert departements.formula1 == '"' + ",".join([*sample.departements, "/".join(sample.departements)]) + '"'
+    numbers = {v.type: v.formula2 for v in book["Activités"].data_validations.dataValidation}
+    assert numbers["whole"] == f"{sample.bounds.participants_max:g}"
+    assert numbers["decimal"] == f"{sample.bounds.duree_jours_max:g}"
+
+
+def excel_cell(field: str, text: str):
+    """A sample cell as the coordinator types it in Excel: dates and numbers as such (Excel reads « 2018-12-06 » and
+    « 06/12/2018 » alike), anything else as the text it is."""
+    text = text.strip()
+    if not text:
+        return None
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        if field in DATE_FIELDS and re.fullmatch(r"[\d/-]+", text):
+            try:
+                return datetime.strptime(text, fmt)
+            except ValueError:
+                pass
+    if field in NUMBER_FIELDS and re.fullmatch(r"\d+(,\d+)?", text):
+        return float(text.replace(",", ".")) if "," in text else int(text)
+    return text
+
+
+def test_xlsx_template_filled_with_the_sample_rows_publishes_the_sample_figures(
+    prefect_harness, published_sample, xlsx_template, tmp_path
+):
+    from tests.pipeline.test_duplicates import sync_folder
+    from tests.pipeline.test_sync_sample import indicators
+    from tests.test_bad_input import sample_copy
+
+    path, book = xlsx_template
+    for tab, file_name in SAMPLE_FILES.items():
+        with open(SAMPLE_DIR / file_name, encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        positions = map_header(rows[0], CONTRACTS[tab], tab).contract_positions
+        for row in rows[1:]:
+            book[tab].append([
+                excel_cell(name, row[positions[name]]) if name in positions else None for name in CONTRACTS[tab].columns
+            ])
+    exports = sample_copy(tmp_path / "copie")
+    for file_name in SAMPLE_FILES.values():
+        (exports / file_name).unlink()
+    book.save(exports / "Suivi.xlsx")
+    code, report = sync_folder(tmp_path / "copie", exports)
+    assert code == 0 and report["statut"] == "publie"
+    published = tmp_path / "copie" / "warehouse" / "pdn.duckdb"
+    expected = indicators(published_sample.published_db, 2019)
+    assert expected and indicators(published, 2019) == expected

@@ -13,7 +13,8 @@
       names, words or places (Martin, Petit, Pascal, Moulin), and « Atelier au moulin de Saint-Martin » must
       stay published;
     - for a commune only, a digit: no commune name has one, a street address or a phone number has ('chiffre').
-    Only the details the type's policy shows are read: a 'date' type publishes neither title nor commune. -#}
+    Only the details the type's policy shows are read: a 'date' type publishes neither title nor commune, a
+    'commune' type (the network's meetings) its commune only. -#}
 
 with
 
@@ -49,7 +50,7 @@ publiees as (
         activites.*,
         types_publies.details,
         case when types_publies.details = 'intitule' then intitules.intitule end as intitule_saisi,
-        case when types_publies.details = 'intitule' then activites.commune end as commune_saisie
+        case when types_publies.details in ('intitule', 'commune') then activites.commune end as commune_saisie
     from activites
     inner join types_publies on types_publies.type_action = activites.type_action
     left join intitules

@@ -42,20 +42,48 @@ reseau as (
 
 ),
 
+-- Each distinct cell text is normalised and matched once: a column repeats a few hundred values over its rows,
+-- and the regular expressions were most of this model's time.
+types_lus as (
+
+    select lus.brut, types_action.valeur as type_action, types_action.indicateur
+    from (select distinct type_action_brut as brut from activites) as lus
+    inner join listes as types_action
+        on types_action.liste = 'Type d''action' and types_action.cle = {{ normaliser_texte('lus.brut') }}
+
+),
+
+publics_lus as (
+
+    select lus.brut, publics.valeur as public
+    from (select distinct public_brut as brut from activites) as lus
+    inner join listes as publics
+        on publics.liste = 'Public' and publics.cle = {{ normaliser_texte('lus.brut') }}
+
+),
+
+-- The order of day and month of each tab snapshot, from its distinct date cells (the same proofs as from all).
+ordres as (
+
+    select distinct
+        lus.snapshot_id,
+        {{ ordre_jour_mois('lus.date_brut', 'lus.snapshot_id') }} as ordre_dates
+    from (select distinct snapshot_id, date_brut from activites) as lus
+
+),
+
 matched as (
 
     select
         activites.*,
-        types_action.valeur as type_action,
-        types_action.indicateur,
-        publics.valeur as public,
-        {{ ordre_jour_mois('activites.date_brut', 'activites.snapshot_id') }} as ordre_dates
+        types_lus.type_action,
+        types_lus.indicateur,
+        publics_lus.public,
+        ordres.ordre_dates
     from activites
-    left join listes as types_action
-        on types_action.liste = 'Type d''action'
-        and types_action.cle = {{ normaliser_texte('activites.type_action_brut') }}
-    left join listes as publics
-        on publics.liste = 'Public' and publics.cle = {{ normaliser_texte('activites.public_brut') }}
+    left join types_lus on types_lus.brut = activites.type_action_brut
+    left join publics_lus on publics_lus.brut = activites.public_brut
+    inner join ordres on ordres.snapshot_id = activites.snapshot_id
 
 ),
 
@@ -119,27 +147,37 @@ checked as (
 
 ),
 
+-- The matching key of each distinct title and commune, computed once (they repeat over the rows).
+textes as (
+
+    select texte, {{ normaliser_texte('texte') }} as cle
+    from (select intitule as texte from activites union select commune from activites)
+
+),
+
 -- Rows valid on their own, with the action they record and their position among them in their tab.
 comparees as (
 
     select
-        snapshot_id,
-        spreadsheet_title,
-        tab,
-        numero_ligne,
+        checked.snapshot_id,
+        checked.spreadsheet_title,
+        checked.tab,
+        checked.numero_ligne,
         -- Blank title, commune or participants are equal to blank: '∅' cannot be typed as a whole key part.
         concat_ws(
             chr(31),
-            date_activite,
-            departement,
-            type_action,
-            coalesce({{ normaliser_texte('intitule') }}, '∅'),
-            coalesce({{ normaliser_texte('commune') }}, '∅'),
-            coalesce(cast(participants as varchar), '∅')
+            checked.date_activite,
+            checked.departement,
+            checked.type_action,
+            coalesce(intitules.cle, '∅'),
+            coalesce(communes.cle, '∅'),
+            coalesce(cast(checked.participants as varchar), '∅')
         ) as cle_action,
-        row_number() over (partition by snapshot_id order by numero_ligne) as position
+        row_number() over (partition by checked.snapshot_id order by checked.numero_ligne) as position
     from checked
-    where motifs = ''
+    left join textes as intitules on intitules.texte = checked.intitule
+    left join textes as communes on communes.texte = checked.commune
+    where checked.motifs = ''
 
 ),
 

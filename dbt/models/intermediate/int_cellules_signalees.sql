@@ -10,6 +10,8 @@
     - A row of the Listes tab that cannot be used (unknown or missing list, variants without a value,
       a variant another value already has).
     - A single-choice answer outside the catalogue's options counts under « Autre ».
+    - A single choice answered differently in two columns of one title (a question recreated): the rightmost
+      answer counts.
     - A title or a commune withheld from bilan.actions_detaillees (a formula, the erasure marker, contact
       details or a name: int_actions_detaillees_screened): the action is published without it, and the reason
       says which rule withheld it.
@@ -162,6 +164,25 @@ autres_choix_uniques as (
 
 ),
 
+-- A single choice answered differently in two columns of one title: the rightmost counts (int_reponses_choix_unpivoted).
+choix_uniques_divergents as (
+
+    select
+        cellules.snapshot_id,
+        cellules.numero_ligne,
+        colonnes.question,
+        'Réponses différentes dans les colonnes de même titre (question supprimée puis recréée ?) : celle de la '
+        || coalesce('colonne ' || cellules.lettre_droite || ', la plus à droite,', 'colonne la plus à droite')
+        || ' est comptée, pas celle de la première colonne de ce titre' as motif
+    from {{ ref('stg_sheets__reponses_cellules') }} as cellules
+    inner join {{ ref('int_questions_campagnes_matched') }} as colonnes
+        on colonnes.document_id = cellules.document_id
+        and colonnes.cle_colonne = cellules.cle_colonne
+    inner join {{ ref('stg_catalogue__questions') }} as questions on questions.question = colonnes.question
+    where cellules.nb_reponses_differentes > 1 and questions.type_question = 'choix_unique'
+
+),
+
 reponses as (
 
     select
@@ -171,7 +192,7 @@ reponses as (
         -- A header is typed by whoever made the form: screened, shown as its position when withheld.
         {{ filtrer_metadonnee('colonnes.colonne', remplacement="'question ' || colonnes.position") }} as colonne,
         signalees.motif
-    from autres_choix_uniques as signalees
+    from (select * from autres_choix_uniques union all select * from choix_uniques_divergents) as signalees
     inner join {{ ref('int_reponses_validated') }} as reponses
         on reponses.snapshot_id = signalees.snapshot_id
         and reponses.numero_ligne = signalees.numero_ligne

@@ -10,6 +10,9 @@
     profile, structure type; sheet position only between identical rows) is kept and each other names it:
     « même personne que la ligne N », plus « périodes qui se chevauchent » when the dates differ. Ranking by
     content, not by sheet order, keeps every figure the same whatever the order of the rows.
+    Dates as Activités reads them (macros/parser_dates.sql): the order of day and month is decided once per
+    column (charter, exit) per tab snapshot; a column that only reads month-first is refused whole (« dates au
+    format américain »), never read swapped; a cell missing its day (« 2019 », « 06/2019 ») is incomplete.
     Only rows without another reason are compared: a row with an unreadable date has no period yet.
     A row without e-mail whose name and structure match a row with one is quarantined as ambiguous.
     A shared mailbox is not one person: rows of one address carrying different full names (cle_nom: the words of
@@ -58,6 +61,9 @@ identified as (
         promeneurs.*,
         profils.valeur as profil,
         types_structure.valeur as type_structure,
+        -- The order of day and month, decided per column of the tab snapshot from all its cells.
+        {{ ordre_jour_mois('promeneurs.date_signature_charte_brut', 'promeneurs.snapshot_id') }} as ordre_charte,
+        {{ ordre_jour_mois('promeneurs.date_sortie_brut', 'promeneurs.snapshot_id') }} as ordre_sortie,
         -- Without an address the identity falls back to name + structure: both keys are then equal.
         promeneurs.cle_promeneur is distinct from promeneurs.cle_nom_structure as a_email,
         coalesce(
@@ -108,6 +114,9 @@ checked as (
             end,
             case
                 when identified.date_signature_charte_brut is null then 'Date de signature de la charte manquante'
+                when identified.ordre_charte = 'mois_jour'
+                    then 'Date de signature de la charte au format américain (mois/jour) : réenregistrez '
+                    || 'l''export au format français'
                 when identified.date_signature_charte is null
                     and {{ est_date_incomplete('identified.date_signature_charte_brut') }}
                     then 'Date de signature de la charte incomplète (jour, mois et année attendus)'
@@ -119,6 +128,9 @@ checked as (
                     then 'Date de signature de la charte postérieure à la synchronisation'
             end,
             case
+                when identified.date_sortie_brut is not null and identified.ordre_sortie = 'mois_jour'
+                    then 'Date de sortie au format américain (mois/jour) : réenregistrez l''export au format '
+                    || 'français'
                 when identified.date_sortie is null and {{ est_date_incomplete('identified.date_sortie_brut') }}
                     then 'Date de sortie incomplète (jour, mois et année attendus)'
                 when identified.date_sortie_brut is not null and identified.date_sortie is null

@@ -4,6 +4,8 @@
     - A single choice or a scale note is the whole cell, matched to an option or one of its variants.
       A single choice matching no option counts under « Autre » (Forms' own « Autre : … »; listed in
       int_cellules_signalees); a scale note outside 1-5 quarantines its response (int_reponses_validated).
+      A single choice asked in two columns of one title (a question deleted and recreated) counts the rightmost
+      column's answer, the response's current one; int_cellules_signalees flags the columns' disagreement.
     - A Google Forms checkbox answer arrives as a list of choices: each is an option or « Autre ».
     - A response sheet writes checkbox answers as the chosen options joined with ', ' in form order, then
       the « Autre » text. Several options contain ', ' themselves, so the cell is never split naively: it is
@@ -20,7 +22,8 @@ cellules as (
     select
         cellules.snapshot_id,
         cellules.numero_ligne,
-        cellules.valeur,
+        case when questions.type_question = 'choix_unique' then cellules.valeur_droite else cellules.valeur end
+            as valeur,
         cellules.choix,
         colonnes.question,
         colonnes.campagne_annee,

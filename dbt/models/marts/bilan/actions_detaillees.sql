@@ -1,6 +1,6 @@
 {#- One row per valid action of a type published in detail (seed types_action_publies), for the bilan sent
-    to the CAF: training sessions, workshops and events with their title and commune, committees with their
-    date. Titles and communes come screened from int_actions_detaillees_screened (names and contact details
+    to the CAF: training sessions, workshops and events with their title and commune, the network's meetings
+    with their commune (where the network acted), committees with their date. Titles and communes come screened from int_actions_detaillees_screened (names and contact details
     withheld); the withheld text is nowhere in this table. -#}
 
 with
