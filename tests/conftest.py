@@ -257,6 +257,16 @@ def cold_prefect_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("prefect-home")
 
 
+@pytest.fixture
+def webhook():
+    """A local webhook that records the alerts sent to it (tests/ops/test_notify.py WebhookReceiver)."""
+    from tests.ops.test_notify import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """The API URL of one real `prefect server start` per worker, for `pdn` processes whose test is about a disk or an

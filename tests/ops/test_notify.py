@@ -140,13 +140,6 @@ def no_real_alert_channel(monkeypatch):
 
 
 @pytest.fixture
-def webhook():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
 def smtp():
     receiver = SmtpReceiver()
     yield receiver

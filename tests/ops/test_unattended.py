@@ -22,13 +22,6 @@ from tests.prefect_service import STARTUP_BOUND, PrefectService, kill_tree
 
 
 @pytest.fixture
-def webhook():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
 def copy_of_published(published_sample, tmp_path):
     return published_sample.copy_to(tmp_path)
 

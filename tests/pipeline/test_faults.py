@@ -20,7 +20,6 @@ import pytest
 
 from flows.storage import file_checksum
 from tests.conftest import cold_pdn, use_warehouse_and_files
-from tests.ops.test_notify import WebhookReceiver
 
 FILLER = "remplissage"
 
@@ -104,13 +103,6 @@ def sync_in_process(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     code = main(["sync"])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-@pytest.fixture
-def webhook():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.close()
 
 
 def test_full_warehouse_disk_says_so_in_french_leaves_no_candidate_and_the_next_sync_publishes(
