@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl.styles import Font
-
 from flows.pipeline.publish import open_published
 from flows.storage import writing_atomically
 from flows.vocabulary import ENSEMBLE
@@ -24,7 +22,9 @@ CSV_HEADER = ("Année", "Département", "Nom du département", "Code indicateur"
               "Statut")
 RATE_DECIMALS = 3  # a rate to one decimal of a percent (0.407 = 40,7 %): the precision the figures carry
 SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-TITLE_FONT = Font(bold=True, size=13)
+MAX_SHEET_TITLE = 31  # Excel's limit on a sheet's name
+MAX_PAGE_HEADER = 250  # Excel ignores a printed header longer than 255 characters
+EXCEL_MAX_ROWS = 1_048_576
 INDICATOR_HEADERS = ("Indicateur", "Code indicateur")  # the French label first; the code to join other files
 
 EXPORT_QUERY = """
@@ -137,54 +137,98 @@ def year_status(year: int, revisions: dict[int, str], entete: Entete | None) -> 
     return revisions.get(year, "définitif")
 
 
+class _Book:
+    """The workbook being written, streamed row by row (xlsxwriter's constant-memory mode: a national detail
+    sheet of a million rows costs no memory), with the few cell styles the exports use."""
+
+    def __init__(self, path: Path):
+        import xlsxwriter
+
+        # Typed writes only (write_string, write_number…); the options are a second guard if one slipped.
+        self.workbook = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False, "tmpdir": str(path.parent),
+        })
+        add = self.workbook.add_format
+        self.formats = {
+            "titre": add({"bold": True, "font_size": 13}), "gras": add({"bold": True}),
+            "alerte": add({"bold": True, "font_color": "#B3261E"}), "note": add({"italic": True}),
+            "date": add({"num_format": "DD/MM/YYYY"}), "part": add({"num_format": "0.0%"}),
+            **{nature: add({"num_format": fmt}) for nature, fmt in NUMBER_FORMATS.items()},
+        }
+        self.titles: set[str] = set()
+
+    def sheet(self, title: str):
+        """A new sheet; a title already taken (two long names cut at 31 characters) gets a number."""
+        unique, number = title, 2
+        while unique.casefold() in self.titles:
+            suffix = f" ({number})"
+            unique, number = title[:MAX_SHEET_TITLE - len(suffix)] + suffix, number + 1
+        self.titles.add(unique.casefold())
+        return self.workbook.add_worksheet(unique)
+
+    def text(self, sheet, row: int, column: int, text: str, style: str | None = None) -> None:
+        """A text cell that can never become a formula (neutralised, and typed as a string); 1-based."""
+        sheet.write_string(row - 1, column - 1, neutralise(text), self.formats.get(style))
+
+    def number(self, sheet, row: int, column: int, value: float, style: str | None = None) -> None:
+        sheet.write_number(row - 1, column - 1, value, self.formats.get(style))
+
+
 def _print_setup(sheet, title: str, header_row: int) -> None:
     """Landscape A4, one page wide, header row repeated, the title block and page numbers in the margins."""
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_title_rows = f"{header_row}:{header_row}"
-    sheet.oddHeader.center.text = title.replace("&", "&&")
-    sheet.oddFooter.right.text = "Page &P / &N"
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(header_row - 1)
+    text = title.replace("&", "&&")
+    if len(text) > MAX_PAGE_HEADER:  # Excel drops a longer header (a national network's name is long)
+        text = text[:MAX_PAGE_HEADER - 1].rstrip("&") + "…"
+    sheet.set_header("&C" + text)
+    sheet.set_footer("&RPage &P / &N")
 
 
-def _title_block(sheet, subject: str, annee: int, entete: Entete | None) -> int:
-    """The title block above a table, in the sheet's own cells (network, years, date of the figures,
-    « provisoire »), so that a copied sheet still says what it holds; returns the first row after it."""
-    lines = [(entete.titre(annee) if entete else f"Promeneurs du Net — indicateurs jusqu'à {annee}", TITLE_FONT),
-             (subject, Font(bold=True))]
+def _title_lines(subject: str, annee: int, entete: Entete | None) -> list[tuple[str, str | None]]:
+    """The title block above a table (network, years, date of the figures, « provisoire »), with each line's style."""
+    lines = [(entete.titre(annee) if entete else f"Promeneurs du Net — indicateurs jusqu'à {annee}", "titre"),
+             (subject, "gras")]
     if entete is not None:
         lines.append((f"Chiffres de l'entrepôt publié le {entete.publie_le} (heure de Paris).", None))
         if entete.mention():
-            lines.append((entete.mention(), Font(bold=True, color="B3261E")))
-    for row, (text, font) in enumerate(lines, start=1):
-        cell = _text_cell(sheet, row, 1, text)
-        if font is not None:
-            cell.font = font
+            lines.append((entete.mention(), "alerte"))
+    return lines
+
+
+def _title_block(book: _Book, sheet, subject: str, annee: int, entete: Entete | None) -> int:
+    """The title block in the sheet's own cells, so that a copied sheet still says what it holds; returns the
+    first row after it."""
+    lines = _title_lines(subject, annee, entete)
+    for row, (text, style) in enumerate(lines, start=1):
+        book.text(sheet, row, 1, text, style)
     return len(lines) + 2  # a blank row between the block and the table
 
 
-def _header(sheet, row: int, headers: list[str | int], bold) -> int:
-    """The table's header row (years as numbers, labels as text); returns its row number."""
+def _header(book: _Book, sheet, row: int, headers: list[str | int]) -> int:
+    """The table's header row (years as numbers, labels as text), in bold; returns its row number."""
     for column, header in enumerate(headers, start=1):
-        cell = sheet.cell(row=row, column=column, value=header) if isinstance(header, int) else \
-            _text_cell(sheet, row, column, header)
-        cell.font = bold
+        if isinstance(header, int):
+            book.number(sheet, row, column, header, "gras")
+        else:
+            book.text(sheet, row, column, header, "gras")
     return row
 
 
-def _status_row(sheet, row: int, years: list[int], first_year_column: int, revisions: dict[int, str],
+def _status_row(book: _Book, sheet, row: int, years: list[int], first_year_column: int, revisions: dict[int, str],
                 entete: Entete | None) -> bool:
     """Above the years' header, how far each year can be relied on (« provisoire », « révisé le … »), when one
     is not final: the header itself keeps the years as numbers. True when the row was written."""
     statuses = {year: year_status(year, revisions, entete) for year in years}
     if set(statuses.values()) <= {"définitif"}:
         return False
-    _text_cell(sheet, row, 1, "Statut des chiffres").font = Font(italic=True)
+    book.text(sheet, row, 1, "Statut des chiffres", "note")
     for offset, year in enumerate(years):
         if statuses[year] != "définitif":
-            _text_cell(sheet, row, first_year_column + offset, statuses[year]).font = Font(bold=True, color="B3261E")
+            book.text(sheet, row, first_year_column + offset, statuses[year], "alerte")
     return True
 
 
@@ -197,36 +241,28 @@ def read_lines(published_db: Path, annee: int) -> list[Ligne]:
 
 def _sheet_title(name: str, code: str) -> str:
     title = name if code == ENSEMBLE else f"{name} ({code})"
-    return SHEET_FORBIDDEN.sub(" ", title).strip("'")[:31] or code
+    return SHEET_FORBIDDEN.sub(" ", title).strip("'")[:MAX_SHEET_TITLE].strip("'") or code
 
 
-def _text_cell(sheet, row: int, column: int, text: str):
-    """A text cell that can never become a formula (neutralised, and typed as a string)."""
-    cell = sheet.cell(row=row, column=column)
-    cell.value = neutralise(text)
-    cell.data_type = "s"
-    return cell
-
-
-def _revisions_sheet(workbook, revisions: dict[int, str], bold, annee: int, entete: Entete | None) -> None:
+def _revisions_sheet(book: _Book, revisions: dict[int, str], annee: int, entete: Entete | None) -> None:
     """A sheet saying which closed years were revised since their closing, and when."""
-    sheet = workbook.create_sheet("Révisions")
-    header = _header(sheet, _title_block(sheet, "Années closes révisées depuis leur clôture", annee, entete),
-                     ["Année", "Mention"], bold)
+    sheet = book.sheet("Révisions")
+    header = _header(book, sheet, _title_block(book, sheet, "Années closes révisées depuis leur clôture", annee,
+                                               entete), ["Année", "Mention"])
     for row, (year, mention) in enumerate(sorted(revisions.items()), start=header + 1):
-        sheet.cell(row=row, column=1, value=year)
-        _text_cell(sheet, row, 2, f"Chiffres {mention}")
-    sheet.column_dimensions["B"].width = 40
+        book.number(sheet, row, 1, year)
+        book.text(sheet, row, 2, f"Chiffres {mention}")
+    sheet.set_column(1, 1, 40)
 
 
-def _about_sheet(workbook, entete: Entete, annee: int, bold) -> None:
+def _about_sheet(book: _Book, entete: Entete, annee: int) -> None:
     """The title block: network, years, date of the figures, and « provisoire » when a year is not over."""
-    sheet = workbook.create_sheet("À propos")
-    _text_cell(sheet, 1, 1, entete.titre(annee)).font = bold
-    _text_cell(sheet, 2, 1, f"Chiffres de l'entrepôt publié le {entete.publie_le} (heure de Paris).")
+    sheet = book.sheet("À propos")
+    book.text(sheet, 1, 1, entete.titre(annee), "gras")
+    book.text(sheet, 2, 1, f"Chiffres de l'entrepôt publié le {entete.publie_le} (heure de Paris).")
     if entete.mention():
-        _text_cell(sheet, 3, 1, entete.mention()).font = Font(bold=True, color="B3261E")
-    sheet.column_dimensions["A"].width = 110
+        book.text(sheet, 3, 1, entete.mention(), "alerte")
+    sheet.set_column(0, 0, 110)
 
 
 def read_details(published_db: Path, annee: int) -> dict[str, list[tuple]]:
@@ -250,96 +286,101 @@ def _withheld(row: tuple) -> tuple:
     return row[:-3] + (("secret", "secret") if row[-1] else row[-3:-1])
 
 
-def _detail_sheet(workbook, title: str, rows: list[tuple], bold, annee: int, entete: Entete | None) -> None:
+def _detail_sheets(book: _Book, title: str, rows: list[tuple], annee: int, entete: Entete | None,
+                   max_rows: int) -> None:
+    """A detail table, on as many sheets as a sheet's row limit needs (« Actions détaillées (2) »…)."""
+    per_sheet = max_rows - len(_title_lines(DETAIL_SUBJECTS[title], annee, entete)) - 2  # block, blank, header
+    for part, start in enumerate(range(0, max(len(rows), 1), per_sheet), start=1):
+        _detail_sheet(book, title if part == 1 else f"{title} ({part})", title, rows[start:start + per_sheet],
+                      annee, entete)
+
+
+def _detail_sheet(book: _Book, sheet_title: str, title: str, rows: list[tuple], annee: int,
+                  entete: Entete | None) -> None:
     """One detail sheet: text stays text (codes like 03, titles neutralised), numbers and dates typed."""
-    sheet = workbook.create_sheet(title)
-    header = _header(sheet, _title_block(sheet, DETAIL_SUBJECTS[title], annee, entete), list(DETAIL_SHEETS[title][0]),
-                     bold)
+    sheet = book.sheet(sheet_title)
+    header = _header(book, sheet, _title_block(book, sheet, DETAIL_SUBJECTS[title], annee, entete),
+                     list(DETAIL_SHEETS[title][0]))
+    sheet.freeze_panes(header, 0)
+    for width_column, width in enumerate((8, 22, 10, 40, 40, 14, 12, 10)):
+        sheet.set_column(width_column, width_column, width)
+    if entete is not None:
+        _print_setup(sheet, " — ".join(filter(None, [entete.titre(annee), entete.mention()])), header)
     for row_number, row in enumerate(rows, start=header + 1):
         for column, value in enumerate(row, start=1):
             if isinstance(value, str):
-                _text_cell(sheet, row_number, column, value)
+                book.text(sheet, row_number, column, value)
+            elif hasattr(value, "strftime"):
+                sheet.write_datetime(row_number - 1, column - 1, value, book.formats["date"])
             elif value is not None:
-                cell = sheet.cell(row=row_number, column=column, value=value)
-                if hasattr(value, "strftime"):
-                    cell.number_format = "DD/MM/YYYY"
-                elif isinstance(value, float):
-                    cell.number_format = "0.0%"
-    sheet.freeze_panes = f"A{header + 1}"
-    for letter, width in zip("ABCDEFGH", (8, 22, 10, 40, 40, 14, 12, 10)):
-        sheet.column_dimensions[letter].width = width
-    if entete is not None:
-        _print_setup(sheet, " — ".join(filter(None, [entete.titre(annee), entete.mention()])), header)
+                book.number(sheet, row_number, column, value, "part" if isinstance(value, float) else None)
 
 
-def _indicator_sheet(workbook, own: list[Ligne], years: list[int], revisions: dict[int, str],
-                     entete: Entete | None, bold) -> None:
+def _indicator_sheet(book: _Book, own: list[Ligne], years: list[int], revisions: dict[int, str],
+                     entete: Entete | None) -> None:
     """One département's (or the network's) sheet: the title block, then indicators down and years across."""
     code, name = own[0].departement, own[0].nom_departement
-    sheet = workbook.create_sheet(_sheet_title(name, code))
+    sheet = book.sheet(_sheet_title(name, code))
     subject = f"Indicateurs : {name}" if code == ENSEMBLE else f"Indicateurs : {name} ({code})"
-    first_row = _title_block(sheet, subject, max(years), entete)
+    first_row = _title_block(book, sheet, subject, max(years), entete)
     first_year = len(INDICATOR_HEADERS) + 1
-    header = first_row + _status_row(sheet, first_row, years, first_year, revisions, entete)
-    _header(sheet, header, [*INDICATOR_HEADERS, *years], bold)
+    header = first_row + _status_row(book, sheet, first_row, years, first_year, revisions, entete)
+    _header(book, sheet, header, [*INDICATOR_HEADERS, *years])
     indicators = list(dict.fromkeys((line.indicateur, line.libelle, line.nature) for line in own))
     values = {(line.indicateur, line.annee): line.valeur for line in own}
     for row, (indicateur, libelle, nature) in enumerate(indicators, start=header + 1):
-        _text_cell(sheet, row, 1, libelle)
-        _text_cell(sheet, row, 2, indicateur)
+        book.text(sheet, row, 1, libelle)
+        book.text(sheet, row, 2, indicateur)
         for offset, year in enumerate(years):
             if values.get((indicateur, year)) is not None:  # not measured: an empty cell, never 0
-                cell = sheet.cell(row=row, column=first_year + offset,
-                                  value=typed_value(values[(indicateur, year)], nature))
-                cell.number_format = NUMBER_FORMATS.get(nature, "General")
-    sheet.freeze_panes = f"C{header + 1}"
-    sheet.column_dimensions["A"].width = 46
-    sheet.column_dimensions["B"].width = 34
+                book.number(sheet, row, first_year + offset, typed_value(values[(indicateur, year)], nature), nature)
+    sheet.freeze_panes(header, 2)
+    sheet.set_column(0, 0, 46)
+    sheet.set_column(1, 1, 34)
     if entete is not None:
         _print_setup(sheet, " — ".join(filter(None, [entete.titre(max(years)), entete.mention()])), header)
 
 
+def _definitions_sheet(book: _Book, lines: list[Ligne], annee: int, entete: Entete | None) -> None:
+    """Each indicator once: its French label, code, nature and definition."""
+    sheet = book.sheet("Définitions")
+    header = _header(book, sheet, _title_block(book, sheet, "Définitions des indicateurs", annee, entete),
+                     [*INDICATOR_HEADERS, "Nature", "Définition"])
+    unique = {line.indicateur: line for line in lines}.values()
+    for row, line in enumerate(sorted(unique, key=lambda line: line.ordre), start=header + 1):
+        for column, text in enumerate((line.libelle, line.indicateur, line.nature, line.description), start=1):
+            book.text(sheet, row, column, text)
+    sheet.set_column(0, 0, 46)
+    sheet.set_column(1, 1, 34)
+    sheet.set_column(3, 3, 100)
+
+
 def write_xlsx(
     lines: list[Ligne], path: Path, revisions: dict[int, str] | None = None, entete: Entete | None = None,
-    details: dict[str, list[tuple]] | None = None,
+    details: dict[str, list[tuple]] | None = None, max_rows: int = EXCEL_MAX_ROWS,
 ) -> Path:
     """One sheet per département then the network: indicators down (French label first, then the code), years
     across as numbers; a definitions sheet; the questionnaire's results and the detailed actions as published
     (`details`). Every table sheet opens with its title block; the table's header row follows it.
 
     `revisions`: « révisé le … » by closed year revised since its closing, above each year's header and a sheet;
-    `entete`: the title block (each sheet's printed header, and an « À propos » sheet), « provisoire » included."""
+    `entete`: the title block (each sheet's printed header, and an « À propos » sheet), « provisoire » included;
+    `max_rows`: rows a sheet may hold (Excel's limit); a longer detail table continues on a numbered sheet."""
     revisions = revisions or {}
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    workbook.remove(workbook.active)
     years = sorted({line.annee for line in lines})
-    departements = list(dict.fromkeys(line.departement for line in lines))
-    bold = Font(bold=True)
-    for code in departements:
-        own = [line for line in lines if line.departement == code]
-        _indicator_sheet(workbook, own, years, revisions, entete, bold)
     annee = max(years)
-    definitions = workbook.create_sheet("Définitions")
-    header = _header(definitions, _title_block(definitions, "Définitions des indicateurs", annee, entete),
-                     [*INDICATOR_HEADERS, "Nature", "Définition"], bold)
-    unique = {line.indicateur: line for line in lines}.values()
-    for row, line in enumerate(sorted(unique, key=lambda line: line.ordre), start=header + 1):
-        texts = (line.libelle, line.indicateur, line.nature, line.description)
-        for column, text in enumerate(texts, start=1):
-            _text_cell(definitions, row, column, text)
-    definitions.column_dimensions["A"].width = 46
-    definitions.column_dimensions["B"].width = 34
-    definitions.column_dimensions["D"].width = 100
-    for title, rows in (details or {}).items():
-        _detail_sheet(workbook, title, rows, bold, annee, entete)
-    if revisions:
-        _revisions_sheet(workbook, revisions, bold, annee, entete)
-    if entete is not None:
-        _about_sheet(workbook, entete, annee, bold)
     with writing_atomically(path) as partial:
-        workbook.save(partial)
+        book = _Book(partial)
+        for code in dict.fromkeys(line.departement for line in lines):
+            _indicator_sheet(book, [line for line in lines if line.departement == code], years, revisions, entete)
+        _definitions_sheet(book, lines, annee, entete)
+        for title, rows in (details or {}).items():
+            _detail_sheets(book, title, rows, annee, entete, max_rows)
+        if revisions:
+            _revisions_sheet(book, revisions, annee, entete)
+        if entete is not None:
+            _about_sheet(book, entete, annee)
+        book.workbook.close()
     return path
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils.escape import unescape
 
-from flows.outputs.exports import CSV_HEADER, Entete, neutralise, write_exports
+from flows.outputs.exports import CSV_HEADER, Entete, Ligne, neutralise, write_exports, write_xlsx
 
 # Text cells a spreadsheet would evaluate (OWASP CSV injection), and what must come out.
 INJECTIONS = {
@@ -142,7 +143,8 @@ def test_formula_like_text_is_inert_in_xlsx(crafted, tmp_path):
     workbook = load_workbook(xlsx)
     texts = [cell for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row if cell.value is not None]
     assert not [cell.coordinate for cell in texts if cell.data_type == "f"], "no cell may be a formula"
-    values = {cell.value for cell in texts if cell.data_type == "s"}
+    # A control character is stored escaped (_x000D_), as Excel reads it; openpyxl leaves inline strings escaped.
+    values = {unescape(cell.value) for cell in texts if cell.data_type == "s"}
     for original, inert in INJECTIONS.items():
         # XML turns a stored carriage return into a line feed on reading: the quote is what matters.
         assert inert in values or inert.replace("\r", "\n") in values, repr(original)
@@ -208,7 +210,9 @@ def test_a_year_in_progress_is_marked_provisional_in_the_xlsx_and_the_csv(crafte
         block = [row[0].value for row in sheet.iter_rows(max_row=header_row - 2) if row[0].value]
         assert "Chiffres 2019 provisoires : l'année n'était pas terminée à la date des chiffres." in block
         assert "provisoires" in sheet.oddHeader.center.text and "30/06/2019" in sheet.oddHeader.center.text
-        assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+        assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+        # One page wide (1 is the file format's default, so a writer may leave fitToWidth out), pages down.
+        assert (sheet.page_setup.fitToWidth or 1) == 1 and sheet.page_setup.fitToHeight == 0
         assert sheet.print_title_rows == f"${header_row}:${header_row}"
     about = [row[0].value for row in workbook["À propos"].iter_rows()]
     assert about[0].startswith("Promeneurs du Net — Allier (03) et Puy-de-Dôme (63)") and "30/06/2019" in about[0]
@@ -258,3 +262,34 @@ def test_exports_without_a_header_still_open_with_a_title_naming_the_years(craft
     sheet = load_workbook(xlsx).worksheets[0]
     assert sheet["A1"].value == "Promeneurs du Net — indicateurs jusqu'à 2019"
     assert sheet_table(sheet, "Indicateur")[0][2:] == [2018, 2019]
+
+
+def _line(departement: str, nom: str, annee: int = 2019) -> Ligne:
+    return Ligne(annee, departement, nom, "ateliers", "Ateliers", "compte", 1, "Ateliers menés", 3.0)
+
+
+def test_a_detail_table_longer_than_a_sheet_continues_on_numbered_sheets_with_every_row(tmp_path):
+    from datetime import date, timedelta
+
+    rows = [(2019, date(2019, 1, 1) + timedelta(days=n), "Allier", "03", "Atelier", f"Atelier {n}", "Moulins")
+            for n in range(25)]
+    xlsx = write_xlsx([_line("03", "Allier")], tmp_path / "bilan.xlsx", details={"Actions détaillées": rows},
+                      max_rows=12)
+    workbook = load_workbook(xlsx)
+    parts = [name for name in workbook.sheetnames if name.startswith("Actions détaillées")]
+    # 12 rows a sheet: the two-line title block, a blank row and the header leave 8 for data.
+    assert parts == ["Actions détaillées", "Actions détaillées (2)", "Actions détaillées (3)", "Actions détaillées (4)"]
+    reread = []
+    for name in parts:
+        header, table = sheet_table(workbook[name], "Année")
+        assert header[:2] == ["Année", "Date"] and workbook[name].max_row <= 12, name
+        reread += [tuple(cell.value for cell in row) for row in table]
+    assert [(r[0], r[1].date(), *r[2:]) for r in reread] == rows, "every row once, in order, dates as dates"
+
+
+def test_two_sheet_names_cut_to_the_same_31_characters_both_stay(tmp_path):
+    long_name = "Communauté de communes du Pays de Lapalisse"
+    lines = [_line("03a", long_name + " Nord"), _line("03b", long_name + " Sud")]
+    names = load_workbook(write_xlsx(lines, tmp_path / "bilan.xlsx")).sheetnames
+    assert len(names[:2]) == len(set(names[:2])) == 2 and all(len(name) <= 31 for name in names)
+    assert names[0] == long_name[:31] and names[1].endswith("(2)")
