@@ -43,7 +43,7 @@ report: install
 docs: install
 	$(BIN)/pdn documentation
 
-# Benchmark the nightly sync (sample, national network, growth, SQL floor); writes bench/RESULTS.md (~11-13 min).
+# Benchmark the nightly sync (sample, deployment runs, national network, growth, floors); writes bench/RESULTS.md (~35 min).
 bench: install
 	$(BIN)/python -m bench.run
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MAX_SHEET_TITLE = 31  # Excel's limit on a sheet's name
 MAX_PAGE_HEADER = 250  # Excel ignores a printed header longer than 255 characters
 EXCEL_MAX_ROWS = 1_048_576
+DETAIL_BATCH_ROWS = 10_000
 INDICATOR_HEADERS = ("Indicateur", "Code indicateur")  # the French label first; the code to join other files
 
 EXPORT_QUERY = """
@@ -265,18 +267,21 @@ def _about_sheet(book: _Book, entete: Entete, annee: int) -> None:
     sheet.set_column(0, 0, 110)
 
 
-def read_details(published_db: Path, annee: int) -> dict[str, list[tuple]]:
-    """The rows of each detail sheet up to `annee` (a mart missing from an older warehouse gives no sheet)."""
-    found = {}
-    with open_published(published_db) as con:
-        tables = {name for (name,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'bilan'"
-        ).fetchall()}
-        for title, (_, query) in DETAIL_SHEETS.items():
-            table = query.split("from bilan.", 1)[1].split()[0]
-            if table in tables:
-                found[title] = [_withheld(row) for row in con.execute(query, [int(annee)]).fetchall()]
-    return found
+def read_details(con, annee: int) -> dict[str, Iterator[tuple]]:
+    """The rows of each detail sheet up to `annee`, streamed from an open connection to the published file
+    (a mart missing from an older warehouse gives no sheet)."""
+    tables = {name for (name,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'bilan'"
+    ).fetchall()}
+    return {title: _streamed(con, query, annee) for title, (_, query) in DETAIL_SHEETS.items()
+            if query.split("from bilan.", 1)[1].split()[0] in tables}
+
+
+def _streamed(con, query: str, annee: int) -> Iterator[tuple]:
+    """A query's rows by batches, so a national detail table is never held whole in memory; run when first read."""
+    result = con.execute(query, [int(annee)])
+    while batch := result.fetchmany(DETAIL_BATCH_ROWS):
+        yield from map(_withheld, batch)
 
 
 def _withheld(row: tuple) -> tuple:
@@ -286,34 +291,39 @@ def _withheld(row: tuple) -> tuple:
     return row[:-3] + (("secret", "secret") if row[-1] else row[-3:-1])
 
 
-def _detail_sheets(book: _Book, title: str, rows: list[tuple], annee: int, entete: Entete | None,
+def _detail_sheets(book: _Book, title: str, rows: Iterable[tuple], annee: int, entete: Entete | None,
                    max_rows: int) -> None:
-    """A detail table, on as many sheets as a sheet's row limit needs (« Actions détaillées (2) »…)."""
+    """A detail table, on as many sheets as a sheet's row limit needs (« Actions détaillées (2) »…); text stays
+    text (codes like 03, titles neutralised), numbers and dates typed."""
     per_sheet = max_rows - len(_title_lines(DETAIL_SUBJECTS[title], annee, entete)) - 2  # block, blank, header
-    for part, start in enumerate(range(0, max(len(rows), 1), per_sheet), start=1):
-        _detail_sheet(book, title if part == 1 else f"{title} ({part})", title, rows[start:start + per_sheet],
-                      annee, entete)
+    sheet, first_row = _detail_sheet(book, title, title, annee, entete)
+    written, part = 0, 1
+    for row in rows:
+        if written == per_sheet:
+            part += 1
+            sheet, first_row = _detail_sheet(book, f"{title} ({part})", title, annee, entete)
+            written = 0
+        for column, value in enumerate(row):
+            if isinstance(value, str):
+                book.text(sheet, first_row + written, column + 1, value)
+            elif hasattr(value, "strftime"):
+                sheet.write_datetime(first_row + written - 1, column, value, book.formats["date"])
+            elif value is not None:
+                book.number(sheet, first_row + written, column + 1, value, "part" if isinstance(value, float) else None)
+        written += 1
 
 
-def _detail_sheet(book: _Book, sheet_title: str, title: str, rows: list[tuple], annee: int,
-                  entete: Entete | None) -> None:
-    """One detail sheet: text stays text (codes like 03, titles neutralised), numbers and dates typed."""
+def _detail_sheet(book: _Book, sheet_title: str, title: str, annee: int, entete: Entete | None) -> tuple[object, int]:
+    """A detail sheet's title block, header, panes, widths and print setup; returns it and its first data row."""
     sheet = book.sheet(sheet_title)
     header = _header(book, sheet, _title_block(book, sheet, DETAIL_SUBJECTS[title], annee, entete),
                      list(DETAIL_SHEETS[title][0]))
     sheet.freeze_panes(header, 0)
-    for width_column, width in enumerate((8, 22, 10, 40, 40, 14, 12, 10)):
-        sheet.set_column(width_column, width_column, width)
+    for column, width in enumerate((8, 22, 10, 40, 40, 14, 12, 10)):
+        sheet.set_column(column, column, width)
     if entete is not None:
         _print_setup(sheet, " — ".join(filter(None, [entete.titre(annee), entete.mention()])), header)
-    for row_number, row in enumerate(rows, start=header + 1):
-        for column, value in enumerate(row, start=1):
-            if isinstance(value, str):
-                book.text(sheet, row_number, column, value)
-            elif hasattr(value, "strftime"):
-                sheet.write_datetime(row_number - 1, column - 1, value, book.formats["date"])
-            elif value is not None:
-                book.number(sheet, row_number, column, value, "part" if isinstance(value, float) else None)
+    return sheet, header + 1
 
 
 def _indicator_sheet(book: _Book, own: list[Ligne], years: list[int], revisions: dict[int, str],
@@ -357,7 +367,7 @@ def _definitions_sheet(book: _Book, lines: list[Ligne], annee: int, entete: Ente
 
 def write_xlsx(
     lines: list[Ligne], path: Path, revisions: dict[int, str] | None = None, entete: Entete | None = None,
-    details: dict[str, list[tuple]] | None = None, max_rows: int = EXCEL_MAX_ROWS,
+    details: dict[str, Iterable[tuple]] | None = None, max_rows: int = EXCEL_MAX_ROWS,
 ) -> Path:
     """One sheet per département then the network: indicators down (French label first, then the code), years
     across as numbers; a definitions sheet; the questionnaire's results and the detailed actions as published
@@ -421,7 +431,6 @@ def write_exports(
     """Write bilan-<année>.xlsx and bilan-<année>.csv (every year up to `annee`) into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = read_lines(published_db, annee)
-    return (
-        write_xlsx(lines, out_dir / f"bilan-{annee}.xlsx", revisions, entete, read_details(published_db, annee)),
-        write_csv(lines, out_dir / f"bilan-{annee}.csv", revisions, entete),
-    )
+    with open_published(published_db) as con:  # the detail rows stream from it while the workbook is written
+        xlsx = write_xlsx(lines, out_dir / f"bilan-{annee}.xlsx", revisions, entete, read_details(con, annee))
+    return xlsx, write_csv(lines, out_dir / f"bilan-{annee}.csv", revisions, entete)
