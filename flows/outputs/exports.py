@@ -51,10 +51,13 @@ EXPORT_QUERY = """
 
 DETAIL_SUBJECTS = {
     "Questionnaire": "Résultats du questionnaire par question et par département, tels que publiés au bilan",
-    "Actions détaillées": "Actions détaillées, telles que publiées au bilan (intitulés non publiés laissés vides)",
+    "Actions détaillées": "Actions détaillées de l'année du bilan, telles que publiées (intitulés non publiés laissés "
+                          "vides)",
 }
 # The published detail a CAF analyst asks for beside the indicators, as the bilan shows it (secret cells
-# withheld, withheld titles empty); a sheet each, departement codes as text.
+# withheld, withheld titles empty); a sheet each, departement codes as text. The questionnaire keeps every year
+# (its results are compared across years); the actions are the bilan's year, as its « Où le réseau a agi »: every
+# year's list in every year's file made a national workbook of 200,000 rows that cost most of the nightly bilans.
 DETAIL_SHEETS = {
     "Questionnaire": (
         ("Année", "Département", "Code département", "Question", "Réponse", "Répondants à la question",
@@ -75,7 +78,7 @@ DETAIL_SHEETS = {
             a.type_action, a.intitule, a.commune
         from bilan.actions_detaillees as a
         left join bilan.departements_reseau as r on r.departement = a.departement
-        where a.annee <= ?
+        where a.annee = ?
         order by a.date_action, a.departement, a.type_action
         """,
     ),

@@ -293,3 +293,12 @@ def test_two_sheet_names_cut_to_the_same_31_characters_both_stay(tmp_path):
     names = load_workbook(write_xlsx(lines, tmp_path / "bilan.xlsx")).sheetnames
     assert len(names[:2]) == len(set(names[:2])) == 2 and all(len(name) <= 31 for name in names)
     assert names[0] == long_name[:31] and names[1].endswith("(2)")
+
+
+def test_a_national_network_keeps_a_printed_header_excel_accepts(tmp_path):
+    # 101 départements named in the title: far past the 255 characters Excel allows in a printed header.
+    reseau = " et ".join(f"Département numéro {n} ({n:02d})" for n in range(1, 102))
+    entete = Entete(reseau, "15/01/2020 à 04:00")
+    sheet = load_workbook(write_xlsx([_line("03", "Allier")], tmp_path / "bilan.xlsx", entete=entete))["Allier (03)"]
+    header = sheet.oddHeader.center.text
+    assert header and header.startswith("Promeneurs du Net — Département numéro 1 (01)") and len(header) <= 255

@@ -503,14 +503,14 @@ def test_xlsx_holds_the_questionnaire_and_the_detailed_actions_as_published_code
     workbook = load_workbook(bilan.xlsx)
     with duckdb.connect(str(bilan.settings.published_db), read_only=True) as con:
         actions = con.execute(
-            "select departement, intitule from bilan.actions_detaillees where annee <= 2019 order by date_action"
+            "select departement, intitule from bilan.actions_detaillees where annee = 2019 order by date_action"
         ).fetchall()
         answers = con.execute(
             "select count(*), count(*) filter (where secret) from bilan.reponses_questionnaire where annee <= 2019"
         ).fetchone()
     header, rows = sheet_table(workbook["Actions détaillées"], "Année")
     assert header[:4] == ["Année", "Date", "Département", "Code département"]
-    assert len(rows) == len(actions) > 0
+    assert len(rows) == len(actions) > 0 and {row[0].value for row in rows} == {2019}, "the bilan's year only"
     codes = [row[3] for row in rows]
     assert all(cell.data_type == "s" for cell in codes) and "03" in {cell.value for cell in codes}, "03 stays 03"
     assert {row[5].value for row in rows} - {None} == {title for _, title in actions} - {None}
