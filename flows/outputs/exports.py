@@ -152,7 +152,7 @@ class _Book:
         # Typed writes only (write_string, write_number…); the options are a second guard if one slipped.
         self.workbook = xlsxwriter.Workbook(str(path), {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False, "tmpdir": str(path.parent),
+            "strings_to_numbers": False,
         })
         add = self.workbook.add_format
         self.formats = {
@@ -271,8 +271,8 @@ def _about_sheet(book: _Book, entete: Entete, annee: int) -> None:
 
 
 def read_details(con, annee: int) -> dict[str, Iterator[tuple]]:
-    """The rows of each detail sheet up to `annee`, streamed from an open connection to the published file
-    (a mart missing from an older warehouse gives no sheet)."""
+    """The rows of each detail sheet for `annee` (the questionnaire's up to it), streamed from an open connection
+    to the published file (a mart missing from an older warehouse gives no sheet)."""
     tables = {name for (name,) in con.execute(
         "select table_name from information_schema.tables where table_schema = 'bilan'"
     ).fetchall()}
