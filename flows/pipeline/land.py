@@ -713,9 +713,33 @@ def _record_unread(
     append_by_name(con, "non_lus", frame)
 
 
-def _append_later(pending: dict[tuple[str, tuple[str, ...]], list[pd.DataFrame]], table: str, frame: pd.DataFrame) -> None:
-    """Keep a frame for one append per table and column set: each append costs milliseconds, a sync has hundreds."""
-    pending.setdefault((table, tuple(frame.columns)), []).append(frame)
+# Frames wait to be appended together (each append costs milliseconds, a sync has hundreds of tabs), but one
+# table's frames are appended once they pass this many rows: landing never holds a second copy of a whole sync.
+APPEND_BATCH_ROWS = 100_000
+
+
+class _Appends:
+    """Appends to the raw tables, gathered per table and column set, flushed by batches within the caller's
+    transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.pending: dict[tuple[str, tuple[str, ...]], list[pd.DataFrame]] = {}
+
+    def add(self, table: str, frame: pd.DataFrame) -> None:
+        key = (table, tuple(frame.columns))
+        frames = self.pending.setdefault(key, [])
+        frames.append(frame)
+        if sum(map(len, frames)) >= APPEND_BATCH_ROWS:
+            self._append(key)
+
+    def flush(self) -> None:
+        for key in list(self.pending):
+            self._append(key)
+
+    def _append(self, key: tuple[str, tuple[str, ...]]) -> None:
+        frames = self.pending.pop(key)
+        append_by_name(self.con, key[0], frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True))
 
 
 def land_sync(
@@ -751,36 +775,35 @@ def land_sync(
              json.dumps({"bornes": bounds.as_record(), "seuil_confidentialite": seuil_confidentialite}),
              key_fingerprint(key)],
         )
-        pending: dict[tuple[str, tuple[str, ...]], list[pd.DataFrame]] = {}  # appended once per table, below
+        appends = _Appends(con)
         for snapshot in snapshots:
             snapshot_id = uuid.uuid4().hex
             record = pd.DataFrame([_snapshot_record(snapshot, snapshot_id, sync_id, source_kind)])
             redact_mentions(record, "snapshots", erased.mentions)  # a title or a header may name them too
-            _append_later(pending, "snapshots", record)
+            appends.add("snapshots", record)
             table = snapshot.contract.table_name
             frame = landing_frame(snapshot, snapshot_id, key, con)
             if erased.earlier:
                 erased = replace(erased, keys=erased.keys | recognise_earlier_erasures(con, frame, table, erased))
             frame, theirs, naming = without_erased_people(frame, table, erased)
-            _append_later(pending, table, frame)
+            appends.add(table, frame)
             if table == "reponses":
                 cells = answer_cells(snapshot, snapshot_id)
                 cells = cells[~cells["numero_ligne"].isin(frame.loc[theirs, "numero_ligne"])].copy()
                 naming = sorted({*naming, *redact_mentions(cells, "reponses_cellules", erased.mentions)})
-                _append_later(pending, "reponses_cellules", cells)
+                appends.add("reponses_cellules", cells)
             if snapshot.question_ids:
                 questions = pd.DataFrame(
                     [(snapshot_id, qid, title, n) for n, (title, qid) in enumerate(snapshot.question_ids.items())],
                     columns=["snapshot_id", "question_id", "titre", "position"],
                 )
                 redact_mentions(questions, "formulaires_questions", erased.mentions)
-                _append_later(pending, "formulaires_questions", questions)
+                appends.add("formulaires_questions", questions)
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
             landed.append(
                 LandedSnapshot(snapshot_id, snapshot.spreadsheet.title, snapshot.tab, table, len(frame), tuple(naming))
             )
-        for (table, _), frames in pending.items():
-            append_by_name(con, table, pd.concat(frames, ignore_index=True))
+        appends.flush()
         for snapshot_id in [*reused_snapshot_ids, bundled_lists_snapshot(con, sync_id)]:
             con.execute("insert into sync_snapshots values (?, ?)", [sync_id, snapshot_id])
         _record_unread(con, sync_id, unread, erased.mentions)

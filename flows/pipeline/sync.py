@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -91,6 +92,8 @@ from flows.sources.snapshot import TabSnapshot, UnreadItem
 from flows.storage import ensure_private_dir, private_umask
 
 # What a failed run's report says about it, by kind of error.
+# DuckDB's words when a build needs more than its memory limit and cannot spill (dbt quotes them per node).
+_OUT_OF_MEMORY = re.compile(r"could not allocate block|Out of Memory Error", re.IGNORECASE)
 _STATUS_OF_ERROR = ((SyncAlreadyRunning, "refuse"), (InputError, "erreur_entree"), (GateFailed, "bloque"))
 
 
@@ -153,12 +156,20 @@ def transform_task(settings: Settings, replay_sync_id: str | None, work_db: Path
     for stale in (work_db, wal_path(work_db)):  # a killed build's WAL would be replayed into the new file
         stale.unlink(missing_ok=True)
     with private_umask():
-        outcome = dbt_build(work_db, settings.raw_db, settings.private_dir / "dbt", replay_sync_id)
+        outcome = dbt_build(
+            work_db, settings.raw_db, settings.private_dir / "dbt", replay_sync_id, settings.duckdb_memory_limit
+        )
     if not outcome.success:
         for failure in outcome.failures:  # dbt could not write its build or its files: the disk, not the data
             storage = storage_error_in_text(failure["message"], settings.private_dir)
             if storage is not None:
                 raise storage
+        if any(_OUT_OF_MEMORY.search(failure["message"]) for failure in outcome.failures):
+            raise GateFailed(
+                f"La transformation dbt a manqué de mémoire (limite de DuckDB : {settings.duckdb_memory_limit}, "
+                "variable PDN_DUCKDB_MEMORY_LIMIT) : augmentez cette limite, ou libérez de la mémoire sur la machine. "
+                "Rien n'a été publié."
+            )
         details = "; ".join(f"{f['noeud']} ({f['statut']})" for f in outcome.failures[:10])
         raise GateFailed(f"La transformation dbt a échoué : {details}. Rien n'a été publié.")
 

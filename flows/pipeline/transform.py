@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.pipeline.processes import is_alive, process_identity
-from flows.settings import DBT_PROJECT_DIR, Settings, load_settings
+from flows.settings import DBT_PROJECT_DIR, DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, load_settings
 from flows.storage import PRIVATE_FILE_MODE, private_umask
 
 # dbt statuses that mean a node did not do its job.
@@ -217,13 +217,18 @@ def forget_parse_ahead() -> None:
         ahead.abandon()
 
 
-def dbt_build(work_db: Path, raw_db: Path, state_dir: Path, replay_sync_id: str | None = None) -> DbtOutcome:
-    """Build every seed and model and run the data tests into `work_db`, reading `raw_db` read-only.
+def dbt_build(
+    work_db: Path, raw_db: Path, state_dir: Path, replay_sync_id: str | None = None,
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
+) -> DbtOutcome:
+    """Build every seed and model and run the data tests into `work_db`, reading `raw_db` read-only, DuckDB
+    within `memory_limit` (spilling beyond it).
 
     dbt builds the latest landed sync unless `replay_sync_id` says otherwise. Unit tests check the SQL,
     not the data: they run in the test suite (tests/pipeline/test_dbt.py), not every night.
     """
     databases = _set_databases(work_db, raw_db)
+    os.environ["PDN_DUCKDB_MEMORY_LIMIT"] = memory_limit  # read by profiles.yml
     dbt_vars = _sync_vars(replay_sync_id)
     manifest = _parsed_ahead(databases, state_dir, dbt_vars)
     args = dbt_args("build", state_dir, dbt_vars)

@@ -88,3 +88,62 @@ def test_extra_columns_become_one_json_object_per_row_whatever_their_headers():
         {"Note d'équipe": "l'équipe, \"ici\"", "colonne C": "x"},
         {"Note d'équipe": "", "colonne C": "y"},
     ]
+
+
+def _person(n):
+    return ["", f"Nom{n}", f"Prénom{n}", f"p{n}@example.org", "03", "Gannat", "CS", "Centre social", "Animateur", "43620", ""]
+
+
+def _rosters(sizes):
+    """Rosters of distinct spreadsheets holding `sizes` people, numbered across them."""
+    people = iter(range(sum(sizes)))
+    return [
+        tab_from_rows(
+            [HEADER, *(_person(next(people)) for _ in range(size))],
+            SpreadsheetSource(kind="suivi", title=f"Suivi {index}", key=None), f"fichier:Suivi {index}", "Promeneurs",
+            PROMENEURS, "2020-01-01T00:00:00Z",
+        )
+        for index, size in enumerate(sizes)
+    ]
+
+
+def test_rows_appended_by_batches_land_once_each_with_their_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setattr("flows.pipeline.land.APPEND_BATCH_ROWS", 2)  # every snapshot crosses a batch boundary
+    sizes = [3, 1, 4, 2]
+    landed = land_sync(tmp_path / "raw.duckdb", "s1", "fichiers", ("03",), _rosters(sizes), [], b"k")
+    with duckdb.connect(str(tmp_path / "raw.duckdb"), read_only=True) as con:
+        rows = con.execute("select snapshot_id, numero_ligne, nom from promeneurs").fetchall()
+        snapshots = dict(con.execute("select snapshot_id, count(*) from snapshots group by all").fetchall())
+    by_snapshot = {item.snapshot_id: sorted((line, name) for sid, line, name in rows if sid == item.snapshot_id)
+                   for item in landed}
+    first = 0
+    for item, size in zip(landed, sizes):
+        assert by_snapshot[item.snapshot_id] == [(line, f"Nom{first + line - 2}") for line in range(2, size + 2)]
+        first += size
+    assert len(rows) == sum(sizes) and [snapshots.get(item.snapshot_id) for item in landed] == [1] * len(sizes)
+
+
+def test_a_landing_that_fails_after_a_batch_was_appended_leaves_the_history_as_it_was(tmp_path, monkeypatch):
+    raw_db = tmp_path / "raw.duckdb"
+    land_sync(raw_db, "s1", "fichiers", ("03",), _rosters([2]), [], b"k")
+    monkeypatch.setattr("flows.pipeline.land.APPEND_BATCH_ROWS", 2)
+    from flows.pipeline import land
+
+    frames = []
+
+    def fail_on_the_third(snapshot, *args):  # the first two snapshots' rows are already appended by then
+        if len(frames) == 2:
+            raise RuntimeError("coupure")
+        frames.append(real(snapshot, *args))
+        return frames[-1]
+
+    real = land.landing_frame
+    monkeypatch.setattr(land, "landing_frame", fail_on_the_third)
+    try:
+        land_sync(raw_db, "s2", "fichiers", ("03",), _rosters([3, 2, 1]), [], b"k")
+    except RuntimeError:
+        pass
+    with duckdb.connect(str(raw_db), read_only=True) as con:
+        assert con.execute("select count(*) from promeneurs").fetchone()[0] == 2
+        assert con.execute("select list(sync_id) from syncs").fetchone()[0] == ["s1"]
+    assert len(frames) == 2

@@ -6,9 +6,9 @@ import shutil
 import duckdb
 import pytest
 
-from flows.errors import GateFailed
+from flows.errors import GateFailed, InputError
 from flows.pipeline.sync import nightly_sync
-from flows.settings import SAMPLE_DIR
+from flows.settings import SAMPLE_DIR, load_settings
 from tests.conftest import use_warehouse
 
 # The acceptance table of the backbone issue (2019 report), per department and for the network.
@@ -93,6 +93,32 @@ def test_failed_gate_keeps_last_published_warehouse_byte_identical(published_sam
     assert caught.value.report["statut"] == "bloque"
     assert published.read_bytes() == before
     assert not list(published.parent.glob(".pdn-candidate-*"))
+
+
+def test_a_build_over_its_memory_limit_stops_in_french_and_publishes_nothing(published_sample, tmp_path, monkeypatch):
+    root = published_sample.copy_to(tmp_path / "copy")
+    use_warehouse(monkeypatch, root)
+    monkeypatch.setenv("PDN_DUCKDB_MEMORY_LIMIT", "1 Mo")  # below one DuckDB block: the limit reaches dbt's build
+    published = root / "warehouse" / "pdn.duckdb"
+    before = published.read_bytes()
+    with pytest.raises(GateFailed) as caught:
+        nightly_sync()
+    assert "a manqué de mémoire" in str(caught.value) and "PDN_DUCKDB_MEMORY_LIMIT" in str(caught.value)
+    assert caught.value.report["statut"] == "bloque"
+    assert published.read_bytes() == before
+
+
+@pytest.mark.parametrize(("written", "read"), [("2GB", "2gb"), ("500 Mo", "500mb"), ("1,5 Go", "1.5gb"), ("25%", "25%")])
+def test_the_memory_limit_is_read_as_duckdb_writes_it(written, read, monkeypatch):
+    monkeypatch.setenv("PDN_DUCKDB_MEMORY_LIMIT", written)
+    assert load_settings().duckdb_memory_limit == read
+
+
+@pytest.mark.parametrize("written", ["beaucoup", "512", "1 G B"])
+def test_a_memory_limit_that_is_no_size_is_refused_naming_the_variable(written, monkeypatch):
+    monkeypatch.setenv("PDN_DUCKDB_MEMORY_LIMIT", written)
+    with pytest.raises(InputError, match=f"PDN_DUCKDB_MEMORY_LIMIT doit être une taille de mémoire.*« {written} »"):
+        load_settings()
 
 
 def test_the_run_report_lists_a_bounded_number_of_rows_and_counts_them_all(published_sample, monkeypatch):
