@@ -43,7 +43,7 @@ from flows.ops.subject import (
 )
 from flows.outputs.report_data import read_run_report
 from flows.pipeline.land import SCHEMA_VERSION, ensure_raw_schema, schema_version
-from flows.pipeline.publish import wal_path, warehouse_lock
+from flows.pipeline.publish import remove_build, warehouse_lock
 from flows.pipeline.run_report import new_sync_id
 from flows.pseudonym_keys import require_history_key
 from flows.settings import Settings
@@ -199,8 +199,7 @@ def forget_files(private_dir: Path, person: Person) -> int:
 
 def forget_build(settings: Settings) -> None:
     """Delete the private build: it was made from the history before the erasure (the republication rebuilds it)."""
-    for stale in (settings.build_db, wal_path(settings.build_db)):
-        stale.unlink(missing_ok=True)
+    remove_build(settings.build_db)
 
 
 def published_source_dir(settings: Settings, sync_id: str) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -200,6 +201,14 @@ class PublicationFailed(GateFailed):
 def wal_path(database: Path) -> Path:
     """DuckDB's write-ahead log of a database file (it sits beside it, named after its path)."""
     return database.with_name(database.name + ".wal")
+
+
+def remove_build(build_db: Path) -> None:
+    """Delete the private build with its WAL (a killed build's would be replayed into the next file) and what DuckDB
+    spilled beside it past PDN_DUCKDB_MEMORY_LIMIT (removed only when DuckDB closes: a killed build leaves it)."""
+    for stale in (build_db, wal_path(build_db)):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(build_db.with_name(build_db.name + ".tmp"), ignore_errors=True)
 
 
 def set_aside_stale_wal(published_db: Path) -> str | None:

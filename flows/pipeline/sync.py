@@ -66,9 +66,9 @@ from flows.pipeline.publish import (
     discard_candidate,
     file_checksum,
     publication_damage,
+    remove_build,
     set_aside_stale_wal,
     swap_in,
-    wal_path,
     warehouse_lock,
 )
 from flows.pipeline.run_report import RunReport, screened_rows, write_run_report
@@ -153,8 +153,7 @@ def land_task(
 @error_boundary
 def transform_task(settings: Settings, replay_sync_id: str | None, work_db: Path) -> None:
     """dbt build into a fresh file; a failed model or dbt test stops the run before anything is published."""
-    for stale in (work_db, wal_path(work_db)):  # a killed build's WAL would be replayed into the new file
-        stale.unlink(missing_ok=True)
+    remove_build(work_db)
     with private_umask():
         outcome = dbt_build(
             work_db, settings.raw_db, settings.private_dir / "dbt", replay_sync_id, settings.duckdb_memory_limit

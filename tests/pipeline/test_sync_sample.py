@@ -108,6 +108,17 @@ def test_a_build_over_its_memory_limit_stops_in_french_and_publishes_nothing(pub
     assert published.read_bytes() == before
 
 
+def test_what_a_killed_build_spilled_is_removed_by_the_next_sync(published_sample, tmp_path, monkeypatch):
+    root = published_sample.copy_to(tmp_path / "copy")
+    use_warehouse(monkeypatch, root)
+    spilled = root / "private" / "build" / "work.duckdb.tmp"  # where DuckDB spills past PDN_DUCKDB_MEMORY_LIMIT
+    spilled.mkdir()
+    (spilled / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"Durand Lea lea@example.org" * 100)
+    report = nightly_sync()
+    assert report["statut"] == "publie"
+    assert not spilled.exists()
+
+
 @pytest.mark.parametrize(("written", "read"), [("2GB", "2gb"), ("500 Mo", "500mb"), ("1,5 Go", "1.5gb"), ("25%", "25%")])
 def test_the_memory_limit_is_read_as_duckdb_writes_it(written, read, monkeypatch):
     monkeypatch.setenv("PDN_DUCKDB_MEMORY_LIMIT", written)
