@@ -264,40 +264,52 @@ comparables as (
 
 ),
 
+-- Pairs of such rows, one equi-join per case: a join on « either case » compared every row with every other
+-- (a quadratic cost: 10 s of the 4× benchmark's build). The two cases never hold for the same pair.
+paires_possibles as (
+
+    -- one address, two full names
+    select
+        ici.snapshot_id, ici.numero_ligne, autre.spreadsheet_title, autre.tab, autre.numero_ligne as ligne_autre,
+        true as partagee
+    from comparables as ici
+    inner join comparables as autre
+        on autre.cle_promeneur = ici.cle_promeneur
+        and autre.cle_nom <> ici.cle_nom
+    where ici.a_email and autre.a_email
+
+    union all
+
+    -- one full name and structure, two addresses (or, without address, two orders of the name)
+    select
+        ici.snapshot_id, ici.numero_ligne, autre.spreadsheet_title, autre.tab, autre.numero_ligne as ligne_autre,
+        false as partagee
+    from comparables as ici
+    inner join comparables as autre
+        on autre.cle_nom = ici.cle_nom
+        and autre.cle_structure = ici.cle_structure
+        and autre.a_email = ici.a_email
+        and autre.cle_promeneur <> ici.cle_promeneur
+
+),
+
 -- For each such row, the other row it is flagged with: a shared address first, then the first in sheet order.
 possibles as (
 
     select
-        ici.snapshot_id,
-        ici.numero_ligne,
+        snapshot_id,
+        numero_ligne,
         arg_min(
+            {'titre': spreadsheet_title, 'onglet': tab, 'ligne': ligne_autre, 'partagee': partagee},
             {
-                'titre': autre.spreadsheet_title,
-                'onglet': autre.tab,
-                'ligne': autre.numero_ligne,
-                'partagee': ici.cle_promeneur = autre.cle_promeneur
-            },
-            {
-                'rang': case when ici.cle_promeneur = autre.cle_promeneur then 0 else 1 end,
-                'titre': autre.spreadsheet_title,
-                'onglet': autre.tab,
-                'ligne': autre.numero_ligne
+                'rang': case when partagee then 0 else 1 end,
+                'titre': spreadsheet_title,
+                'onglet': tab,
+                'ligne': ligne_autre
             }
         ) as autre
-    from comparables as ici
-    inner join comparables as autre
-        on autre.a_email = ici.a_email
-        and not (autre.snapshot_id = ici.snapshot_id and autre.numero_ligne = ici.numero_ligne)
-        and (
-            -- one address, two full names
-            (ici.a_email and autre.cle_promeneur = ici.cle_promeneur and autre.cle_nom <> ici.cle_nom)
-            -- one full name and structure, two addresses (or, without address, two orders of the name)
-            or (
-                autre.cle_nom = ici.cle_nom and autre.cle_structure = ici.cle_structure
-                and autre.cle_promeneur <> ici.cle_promeneur
-            )
-        )
-    group by ici.snapshot_id, ici.numero_ligne
+    from paires_possibles
+    group by snapshot_id, numero_ligne
 
 ),
 
