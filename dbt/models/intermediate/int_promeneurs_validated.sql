@@ -265,7 +265,8 @@ comparables as (
 ),
 
 -- Pairs of such rows, one equi-join per case: a join on « either case » compared every row with every other
--- (a quadratic cost: 10 s of the 4× benchmark's build). The two cases never hold for the same pair.
+-- (a quadratic cost: 10 s of the 4× benchmark's build). The two cases never hold for the same pair, and neither
+-- pairs a row with itself (its name, or its address, differs).
 paires_possibles as (
 
     -- one address, two full names
