@@ -68,6 +68,13 @@ def _temporary_server_did_not_start() -> str:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from flows.pipeline.collector import cycle_collection_paused
+
+    with cycle_collection_paused():  # from the first import: Prefect's, dbt's and GX's make millions of objects
+        return _run_sync(args)
+
+
+def _run_sync(args: argparse.Namespace) -> int:
     from flows.errors import PdnError
     from flows.pipeline.transform import forget_parse_ahead, parse_ahead
 

@@ -57,6 +57,7 @@ from flows.ops.repair import check_raw_history, keep_backup, record_checksum
 from flows.ops.summary import ERASED_REASON
 from flows.outputs.report import report_after_sync
 from flows.outputs.write_back import write_back_after_sync
+from flows.pipeline.collector import cycle_collection_paused
 from flows.pipeline.land import LandedSnapshot, ensure_raw_schema, land_sync
 from flows.pipeline.moved_figures import changed_rows, moved_figures
 from flows.pipeline.processes import process_identity
@@ -524,6 +525,18 @@ def nightly_sync(
     (an erasure id, never who) marks the republication that follows `pdn oubli`, which holds the lock already.
     `reviser`: closed years whose new figures are published (`pdn synchroniser --reviser ANNEE`) instead of kept frozen.
     """
+    with cycle_collection_paused():
+        return _one_sync(source_dir, full, replay, accept_drop, effacement, reviser)
+
+
+def _one_sync(
+    source_dir: str | SourceFolder | None,
+    full: bool,
+    replay: str | None,
+    accept_drop: bool,
+    effacement: str | None,
+    reviser: list[int] | None,
+) -> dict:
     report = RunReport()
     token = current_run_id.set(report.run_id)
     settings = None
