@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from flows.errors import InputError
@@ -22,6 +25,8 @@ HEADLESS_FLAGS = (
     "--generate-pdf-document-outline",  # PDF bookmarks from the headings
 )
 PRINT_TIMEOUT_SECONDS = 180
+# How long the browser's helpers get to end once asked, before they are killed.
+BROWSER_EXIT_SECONDS = 60
 
 
 def find_browser() -> str:
@@ -37,19 +42,63 @@ def find_browser() -> str:
     return found
 
 
+@contextlib.contextmanager
+def headless_browser(*arguments: str, flags: Sequence[str] = HEADLESS_FLAGS, **popen) -> Iterator[subprocess.Popen]:
+    """Chromium on a throwaway profile, in a process group of its own. On leaving, the browser and every helper it
+    started are stopped, then the profile is removed. The helpers (renderer, network service) outlive the main
+    process and keep writing into the profile, for seconds on a loaded machine."""
+    profile = tempfile.mkdtemp(prefix="pdn-chromium-")
+    try:
+        browser = subprocess.Popen(
+            [find_browser(), *flags, f"--user-data-dir={profile}", *arguments], start_new_session=True, **popen
+        )
+        try:
+            yield browser
+        finally:
+            _stop_process_group(browser)
+    finally:
+        shutil.rmtree(profile)
+
+
+def _stop_process_group(leader: subprocess.Popen) -> None:
+    """Ask every process of the leader's group to end, wait until none runs, kill what is left after the grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGTERM)
+        os.killpg(leader.pid, signal.SIGCONT)  # a stopped member acts on the request only once continued
+    deadline = time.monotonic() + BROWSER_EXIT_SECONDS
+    while _running_in_group(leader.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _running_in_group(leader.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+    leader.wait()
+
+
+def _running_in_group(group: int) -> list[int]:
+    """Processes of a process group still running (/proc; zombies have stopped writing, and nobody may reap them)."""
+    running = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _parent, process_group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(process_group) == group and state != "Z":
+            running.append(int(stat.parent.name))
+    return running
+
+
 def print_to_pdf(page: Path, target: Path) -> Path:
     """Print an HTML file to an A4 PDF, atomically; a clear French error when the browser fails."""
-    browser = find_browser()
-    with tempfile.TemporaryDirectory(prefix="pdn-pdf-") as profile, writing_atomically(target) as partial:
+    with writing_atomically(target) as partial:
         try:
-            result = subprocess.run(
-                [browser, *HEADLESS_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={partial}", page.as_uri()],
-                capture_output=True, text=True, timeout=PRINT_TIMEOUT_SECONDS,
-            )
+            with headless_browser(
+                f"--print-to-pdf={partial}", page.as_uri(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            ) as browser:
+                browser.communicate(timeout=PRINT_TIMEOUT_SECONDS)
         except (OSError, subprocess.TimeoutExpired) as err:
             raise InputError(f"Chromium n'a pas pu imprimer le bilan en PDF ({type(err).__name__}).") from None
-        if result.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
-            raise InputError(f"Chromium n'a pas pu imprimer le bilan en PDF (code {result.returncode}).")
+        if browser.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
+            raise InputError(f"Chromium n'a pas pu imprimer le bilan en PDF (code {browser.returncode}).")
     return target
 
 

@@ -6,7 +6,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,6 +17,7 @@ import duckdb
 import pytest
 
 from flows.errors import InputError
+from flows.outputs.pdf import headless_browser, print_to_pdf
 from flows.outputs.report import produce_bilan, report_after_sync
 from flows.settings import REPO_ROOT, SAMPLE_DIR, Settings, load_settings
 from tests.outputs.test_exports import assert_xlsx_equals_mart, sheet_table
@@ -447,6 +450,33 @@ def test_print_to_pdf_gives_a4_pages(bilan, tmp_path):
     boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf.read_bytes())
     assert len(boxes) >= 5, "one page per section at least"
     assert {(round(float(w)), round(float(h))) for w, h in boxes} == {(595, 842)}, "A4 portrait (points)"
+
+
+def running_in_group(group: int) -> list[str]:
+    """Processes of a process group still running, as `ps` lists them (zombies excluded)."""
+    listing = subprocess.run(["ps", "-eo", "pid=,pgid=,stat="], capture_output=True, text=True, check=True).stdout
+    return [pid for pid, pgid, stat in map(str.split, listing.splitlines()) if int(pgid) == group and stat[0] != "Z"]
+
+
+def test_the_browser_leaves_no_helper_running_and_no_profile_behind():
+    with headless_browser("--remote-debugging-port=0", "about:blank", stderr=subprocess.PIPE, text=True) as browser:
+        next(line for line in browser.stderr if "ws://" in line)  # up and answering: its helpers have started
+        profile = Path(next(arg for arg in browser.args if arg.startswith("--user-data-dir=")).partition("=")[2])
+        assert profile.is_dir()
+        helpers = [int(pid) for pid in running_in_group(browser.pid) if int(pid) != browser.pid]
+        assert helpers  # the processes that outlive the main one
+        os.kill(helpers[-1], signal.SIGSTOP)  # a helper that gets no CPU, as on a loaded machine
+    assert running_in_group(browser.pid) == []
+    assert not profile.exists()
+
+
+def test_print_to_pdf_prints_the_bilan_and_leaves_no_profile_behind(bilan, tmp_path, monkeypatch):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # where the browser's profile goes
+    pdf = print_to_pdf(bilan.html_path, tmp_path / "bilan.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert list(temporary.iterdir()) == []
 
 
 # --- Errors and the hook after a sync -----------------------------------------------------------

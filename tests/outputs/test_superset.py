@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import duckdb
 import httpx
 import pytest
 
-from flows.outputs.pdf import HEADLESS_FLAGS, find_browser
+from flows.outputs.pdf import HEADLESS_FLAGS, headless_browser
 from flows.outputs.superset import load_assets
 from flows.settings import REPO_ROOT
 from tests.conftest import ALERT_AND_SOURCE_VARIABLES, PSEUDONYM_KEY_FOR_TESTS
@@ -233,17 +232,11 @@ DASHBOARD_STATE = (
 
 async def _screenshot(url: str, cookie: str, target: Path) -> dict:
     """Open the dashboard with the session cookie, wait until every chart is drawn, save a PNG; the page's state."""
-    with tempfile.TemporaryDirectory(prefix="pdn-superset-") as profile:
-        browser = subprocess.Popen(
-            [find_browser(), *BROWSER_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-            stderr=subprocess.PIPE, text=True,
-        )
-        try:
-            endpoint = next(m.group(1) for line in browser.stderr if (m := re.search(r"(ws://\S+)", line)))
-            return await _drive(endpoint, url, cookie, target)
-        finally:
-            browser.terminate()
-            browser.wait(timeout=60)
+    with headless_browser(
+        "--remote-debugging-port=0", "about:blank", flags=BROWSER_FLAGS, stderr=subprocess.PIPE, text=True
+    ) as browser:
+        endpoint = next(m.group(1) for line in browser.stderr if (m := re.search(r"(ws://\S+)", line)))
+        return await _drive(endpoint, url, cookie, target)
 
 
 async def _drive(endpoint: str, url: str, cookie: str, target: Path) -> dict:
