@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from flows.errors import InputError
+from flows.pipeline.processes import stop_process_group
 from flows.storage import write_text_atomically, writing_atomically
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -55,36 +54,9 @@ def headless_browser(*arguments: str, flags: Sequence[str] = HEADLESS_FLAGS, **p
         try:
             yield browser
         finally:
-            _stop_process_group(browser)
+            stop_process_group(browser, BROWSER_EXIT_SECONDS)
     finally:
         shutil.rmtree(profile)
-
-
-def _stop_process_group(leader: subprocess.Popen) -> None:
-    """Ask every process of the leader's group to end, wait until none runs, kill what is left after the grace."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(leader.pid, signal.SIGTERM)
-        os.killpg(leader.pid, signal.SIGCONT)  # a stopped member acts on the request only once continued
-    deadline = time.monotonic() + BROWSER_EXIT_SECONDS
-    while _running_in_group(leader.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _running_in_group(leader.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(leader.pid, signal.SIGKILL)
-    leader.wait()
-
-
-def _running_in_group(group: int) -> list[int]:
-    """Processes of a process group still running (/proc; zombies have stopped writing, and nobody may reap them)."""
-    running = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _parent, process_group = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-        if int(process_group) == group and state != "Z":
-            running.append(int(stat.parent.name))
-    return running
 
 
 def print_to_pdf(page: Path, target: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Processes a killed sync leaves behind (Prefect's temporary API server) are found and stopped.
+"""Processes a killed sync leaves behind (Prefect's temporary API server) are found and stopped, and so are the
+helpers of a process group the pipeline starts (headless Chromium).
 
 `pdn synchroniser` marks its environment before Prefect starts anything, so every child process inherits the
 mark with the sync's pid and start time. A later sync stops the marked processes whose sync is gone.
@@ -7,8 +8,10 @@ Linux only (/proc); elsewhere it does nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,13 +19,42 @@ MARK = "PDN_SYNC_PROCESS"
 PROC = Path("/proc")
 
 
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's name (state first), None for a process that is gone."""
+    try:
+        return (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def start_time(pid: int) -> str | None:
     """The kernel's start time of a process (field 22 of /proc/<pid>/stat): tells a reused pid apart."""
-    try:
-        stat = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
+
+
+def running_in_group(group: int) -> list[int]:
+    """Processes of a process group still running (zombies have stopped, and nobody may ever reap them)."""
+    running = []
+    for entry in PROC.glob("[0-9]*") if PROC.is_dir() else []:
+        fields = _stat_fields(entry.name)
+        if fields and fields[0] != "Z" and int(fields[2]) == group:
+            running.append(int(entry.name))
+    return running
+
+
+def stop_process_group(leader: subprocess.Popen, grace_seconds: float) -> None:
+    """Ask every process of the leader's group to end, wait until none runs, kill what is left after the grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGTERM)
+        os.killpg(leader.pid, signal.SIGCONT)  # a stopped member acts on the request only once continued
+    deadline = time.monotonic() + grace_seconds
+    while running_in_group(leader.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if running_in_group(leader.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+    leader.wait()
 
 
 def process_identity(pid: int | None = None) -> str:
